@@ -1,0 +1,197 @@
+"""`tee-check`: argument parsing, files, exit codes. The only module that prints.
+
+In: argv. Out: text on stdout/stderr and an exit code:
+  0  every expectation met (or no expectations and no violation)
+  1  a property violated without an `expect`, or an expectation unmet
+  2  a mistake in the spec or the command line (diagnostics with FILE:LINE:COL)
+  3  an internal error (a bug in tee-check: please report it)
+A spec mistake never prints a Python traceback; TEE_CHECK_DEBUG=1 shows one for internal
+errors. Ctrl-C and --timeout still print what was found so far, with `unknown (reason)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+
+from checker import __version__
+from checker.diagnostics import SpecError, render
+from checker.pipeline import ENGINES, RunOptions, load, run
+from checker.replay import ReplayMismatch
+from checker.report.text import render as render_text
+
+EXIT_OK, EXIT_VIOLATION, EXIT_SPEC_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+
+DESCRIPTION = """\
+Check the isolation and integrity properties of a TEE state machine written in .tee.
+
+tee-check type-checks FILE.tee, then checks every invariant, transition, cover, assert
+and the built-in `well_defined`, and prints one line per property:
+  proved                 true in every reachable state (the search was exhaustive)
+  holds to depth N       true in every state within N steps (bounded)
+  violated at step K     false; the shortest trace (K steps) is printed
+  reachable at step K    a cover is satisfied; the trace to it is printed
+  unreachable (proved)   no reachable state satisfies the cover
+  unknown (REASON)       not decided: time-out, state bound, interrupted
+"""
+
+EPILOG = """\
+exit codes: 0 every `expect` met (or none given and nothing violated); 1 a property
+violated or an expectation unmet; 2 a mistake in the spec or the command; 3 an internal
+error.
+
+examples:
+  tee-check spec/snp.tee
+  tee-check examples/rmp_core.tee --set PAGES=3 --set GUESTS=2
+  tee-check spec/snp.tee --depth 10 --timeout 60
+  tee-check spec/snp.tee --only integrity --no-trace
+"""
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError("the time-out must be > 0 seconds")
+    return v
+
+
+def _assignment(text: str) -> tuple[str, int]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name.strip(), int(value.strip(), 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the value of {name.strip()} must be an integer, got {value!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tee-check", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", metavar="FILE.tee", help="the spec to check")
+    p.add_argument("--set", dest="overrides", metavar="NAME=VALUE", type=_assignment, action="append",
+                   default=[], help="override a `const` of the spec (repeatable)")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="checking engine: explicit = breadth-first search over all states (default: auto)")
+    p.add_argument("--depth", type=_positive, metavar="N",
+                   help="explore at most N steps from init (then invariants say `holds to depth N`)")
+    p.add_argument("--max-states", type=_positive, metavar="N",
+                   help="stop after N distinct states with `unknown (state bound reached)`")
+    p.add_argument("--timeout", type=_seconds, metavar="SECONDS",
+                   help="stop after this long; undecided properties say `unknown (time-out)`")
+    p.add_argument("--only", action="append", default=[], metavar="PROPERTY",
+                   help="report only this property (repeatable)")
+    p.add_argument("--no-trace", action="store_true", help="print verdicts without traces")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour output (auto: when stdout is a terminal and NO_COLOR is unset)")
+    p.add_argument("--progress", action="store_true", help="print search progress to stderr")
+    p.add_argument("--version", action="version", version=f"tee-check {__version__}")
+    return p
+
+
+def _use_color(mode: str, stream: object) -> bool:
+    if mode == "always":
+        return True
+    if mode == "never" or os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("tee-check: interrupted", file=sys.stderr)
+        return EXIT_VIOLATION
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_OK if exit_.code in (0, None) else EXIT_SPEC_ERROR
+    color = _use_color(args.color, sys.stdout)
+    err_color = _use_color(args.color, sys.stderr)
+    overrides = dict(args.overrides)
+    source = None
+    try:
+        source, spec = load(args.file, overrides)
+        unknown = [o for o in args.only if o not in {p.name for p in spec.properties}]
+        if unknown:
+            print(f"tee-check: error: --only {unknown[0]}: the spec has no such property "
+                  f"(it has: {', '.join(p.name for p in spec.properties)})", file=sys.stderr)
+            return EXIT_SPEC_ERROR
+        progress = None
+        if args.progress:
+            t0 = time.monotonic()
+
+            def progress(states: int, steps: int, depth: int) -> None:
+                dt = time.monotonic() - t0
+                print(f"  ... {states:,} states, {steps:,} steps, depth {depth}, {dt:.1f}s "
+                      f"({states / max(dt, 1e-9):,.0f} states/s)", file=sys.stderr, flush=True)
+        result = run(spec, RunOptions(engine=args.engine, depth=args.depth, max_states=args.max_states,
+                                      timeout=args.timeout, only=tuple(args.only), progress=progress,
+                                      overrides=overrides))
+    except SpecError as err:
+        for d in err.diagnostics:
+            print(render(d, source if source and d.span.path == source.path else _try_source(d.span.path),
+                         err_color), file=sys.stderr)
+        n = sum(1 for d in err.diagnostics if d.severity == "error")
+        print(f"tee-check: {n} error{'s' if n != 1 else ''} in {args.file}", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    except ReplayMismatch as err:
+        _internal(err, "a counterexample did not replay through the interpreter")
+        return EXIT_INTERNAL
+    except RecursionError as err:
+        _internal(err, "the spec is nested too deeply for this version")
+        return EXIT_INTERNAL
+    except Exception as err:  # noqa: BLE001 - anything else is our bug, not the user's
+        _internal(err, "unexpected exception")
+        return EXIT_INTERNAL
+    print(render_text(result, spec, source, color=color, traces=not args.no_trace))
+    return EXIT_OK if result.ok else EXIT_VIOLATION
+
+
+def _try_source(path: str) -> object:
+    from checker.pipeline import read_source
+
+    try:
+        return read_source(path)
+    except SpecError:
+        return None
+
+
+def _internal(err: BaseException, what: str) -> None:
+    print(f"tee-check: internal error ({what}): {type(err).__name__}: {err}", file=sys.stderr)
+    print("This is a bug in tee-check, not in your spec. Please report it with the spec attached.",
+          file=sys.stderr)
+    if os.environ.get("TEE_CHECK_DEBUG"):
+        traceback.print_exc()
+    else:
+        print("(set TEE_CHECK_DEBUG=1 to see the Python traceback)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The whole run in a page: load, parse, check types, run the engine, replay, expectations.
+
+In: a path (or text) and `RunOptions`. Out: `(SourceFile, ir.Spec)` from `load`, and a
+`RunResult` from `run`. Raises `SpecError` for spec mistakes and `ReplayMismatch` when an
+engine's trace does not replay (an internal error). Never prints.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from checker import ir
+from checker.diagnostics import Diagnostic, SpecError
+from checker.explore import ExploreOptions, Progress, explore
+from checker.interp import Interpreter
+from checker.parse import parse
+from checker.replay import replay
+from checker.result import ExpectationResult, Result, RunResult, Verdict
+from checker.source import SourceFile, Span
+from checker.typecheck import check
+
+ENGINES = ("auto", "explicit")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    engine: str = "auto"
+    depth: int | None = None
+    max_states: int | None = None
+    timeout: float | None = None  # seconds for the whole run
+    only: tuple[str, ...] = ()  # property names to report (all when empty)
+    progress: Progress | None = None
+    overrides: Mapping[str, int] = field(default_factory=dict)
+
+
+def read_source(path: str) -> SourceFile:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return SourceFile(path, fh.read())
+    except FileNotFoundError:
+        raise SpecError([Diagnostic("E000", f"no such file: {path}", Span(path, 0, 0, 0, 0))]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError([Diagnostic("E000", f"cannot read {path}: {err}", Span(path, 0, 0, 0, 0))]) from None
+
+
+def load_text(source: SourceFile, overrides: Mapping[str, int] | None = None) -> ir.Spec:
+    return check(parse(source), overrides)
+
+
+def load(path: str, overrides: Mapping[str, int] | None = None) -> tuple[SourceFile, ir.Spec]:
+    source = read_source(path)
+    return source, load_text(source, overrides)
+
+
+def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
+    opts = options or RunOptions()
+    if opts.engine not in ENGINES:
+        raise ValueError(f"unknown engine {opts.engine!r}; available: {', '.join(ENGINES)}")
+    deadline = time.monotonic() + opts.timeout if opts.timeout else None
+    results, stats = explore(spec, ExploreOptions(
+        max_depth=opts.depth, max_states=opts.max_states, deadline=deadline, progress=opts.progress))
+    interp = Interpreter(spec)
+    for r in results:
+        replay(spec, r, interp)
+    order = {p.name: i for i, p in enumerate(spec.properties)}
+    results.sort(key=lambda r: order[r.prop])
+    if opts.only:
+        results = [r for r in results if r.prop in opts.only]
+    return RunResult(spec.name, spec.path, "explicit", spec.consts, tuple(results), stats,
+                     expectations(spec, results))
+
+
+def expectations(spec: ir.Spec, results: list[Result]) -> tuple[ExpectationResult, ...]:
+    by_name = {r.prop: r for r in results}
+    out = []
+    for e in spec.expects:
+        r = by_name.get(e.name)
+        if r is None:
+            continue
+        out.append(_expectation(e, r))
+    return tuple(out)
+
+
+def _expectation(e: ir.Expect, r: Result) -> ExpectationResult:
+    v, within = r.verdict, e.within
+    met = False
+    detail = r.text()
+    if e.kind == "holds":
+        met = v is Verdict.PROVED or (v is Verdict.HOLDS_TO_DEPTH and (within is None or (r.depth or 0) >= within))
+    elif e.kind == "violated":
+        met = v is Verdict.VIOLATED and (within is None or (r.depth or 0) <= within)
+        if v is Verdict.VIOLATED and not met:
+            detail += f", later than the {within} steps expected"
+    elif e.kind == "reachable":
+        met = v is Verdict.REACHABLE and (within is None or (r.depth or 0) <= within)
+        if v is Verdict.REACHABLE and not met:
+            detail += f", later than the {within} steps expected"
+    elif e.kind == "unreachable":
+        met = v is Verdict.UNREACHABLE
+        if within is not None and v is Verdict.UNKNOWN and r.reason and r.reason.startswith("not reached within depth"):
+            depth = int(r.reason.rsplit(" ", 1)[1])
+            met = depth >= within
+        if v is Verdict.REACHABLE and within is not None and (r.depth or 0) > within:
+            met = True
+    return ExpectationResult(e.name, e.kind, within, met, detail)

@@ -1,0 +1,140 @@
+"""Terminal report: one line per property, traces for violations, expectations, summary.
+
+In: a `RunResult`, its `ir.Spec` and `SourceFile`, and whether to use colour. Out: text
+(the CLI prints it). Trace steps read `3. hypervisor rmpupdate(p=1, g=1, a=0) -> ok`,
+followed only by the state that changed. Writers never compute verdicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checker import ir
+from checker.result import Result, RunResult, Trace, Verdict
+from checker.source import SourceFile, Span
+from checker.values import leaves, show, state_diff
+
+_COLOURS = {
+    Verdict.PROVED: "32", Verdict.UNREACHABLE: "32", Verdict.HOLDS_TO_DEPTH: "36",
+    Verdict.REACHABLE: "32", Verdict.VIOLATED: "31", Verdict.UNKNOWN: "33",
+}
+
+
+class Style:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+
+def verdict_colour(r: Result) -> str:
+    if r.kind == "cover" and r.verdict is Verdict.UNREACHABLE:
+        return "33"
+    return _COLOURS[r.verdict]
+
+
+def render(run: RunResult, spec: ir.Spec, source: SourceFile | None, color: bool = False,
+           traces: bool = True, max_init_chars: int = 400) -> str:
+    st = Style(color)
+    out: list[str] = []
+    consts = " ".join(f"{k}={v}" for k, v in run.consts)
+    out.append(st("1", f"{run.path}: spec {run.spec}") + (f"  ({consts})" if consts else ""))
+    width = max([len(r.prop) for r in run.results] + [8])
+    kind_w = max([len(r.kind) for r in run.results] + [9])
+    for r in run.results:
+        label = f"{r.kind:<{kind_w}} {r.prop:<{width}}"
+        out.append(f"  {label}  {st(verdict_colour(r), r.text()):<30}  {r.time_s:6.2f}s")
+    if traces:
+        for r in run.results:
+            if r.trace is not None and r.verdict in (Verdict.VIOLATED, Verdict.REACHABLE):
+                out.append("")
+                out.extend(render_trace(r, spec, source, st, max_init_chars))
+    unexpected = [r for r in run.results if r.verdict is Verdict.VIOLATED
+                  and r.prop not in {e.name for e in run.expectations}]
+    if run.expectations:
+        out.append("")
+        out.append(st("1", "expectations"))
+        for e in run.expectations:
+            mark = st("32", "met  ") if e.met else st("31", "UNMET")
+            within = f" within {e.within}" if e.within is not None else ""
+            out.append(f"  {mark}  expect {e.name} {e.kind}{within}: {e.detail}")
+        for r in unexpected:
+            out.append(st("33", f"  note   {r.prop} is violated and has no `expect` line"))
+    out.append("")
+    out.append(summary(run, st))
+    return "\n".join(out)
+
+
+def summary(run: RunResult, st: Style) -> str:
+    counts: dict[str, int] = {}
+    for r in run.results:
+        key = r.verdict.value if r.verdict is not Verdict.HOLDS_TO_DEPTH else "holds to depth"
+        counts[key] = counts.get(key, 0) + 1
+    parts = [f"{n} {k}" for k, n in counts.items()]
+    met = sum(1 for e in run.expectations if e.met)
+    s = run.stats
+    text = (f"{len(run.results)} properties: {', '.join(parts)}; "
+            f"{met}/{len(run.expectations)} expectations met; "
+            f"{s.states} states, {s.transitions} steps, depth {s.depth}, {s.time_s:.2f}s "
+            f"({s.states_per_s:,.0f} states/s, engine {run.engine})")
+    if s.stopped and s.stopped != "all properties decided":
+        text += f"; stopped: {s.stopped}"
+    return st("1", ("OK: " if run.ok else "FAILED: ") + text)
+
+
+def render_trace(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style,
+                 max_init_chars: int = 400) -> list[str]:
+    assert r.trace is not None
+    tr: Trace = r.trace
+    what = "violated" if r.verdict is Verdict.VIOLATED else "reached"
+    out = [st("1", f"{r.prop}: {what} at step {r.depth}") + f" ({r.kind}; trace of {tr.length} steps)"]
+    out.append("  0. init")
+    if tr.init:
+        for var, v in zip(spec.vars, tr.init, strict=True):
+            text = show(v, var.type)
+            if len(text) > max_init_chars:
+                text = text[:max_init_chars] + " ..."
+            out.append(f"       {var.name} = {text}")
+    prev = tr.init
+    for i, step in enumerate(tr.steps, start=1):
+        out.append(f"  {i}. {step_text(step.actor, step.action, step.args, spec)} -> "
+                   + (st("31", step.outcome) if step.outcome not in ("ok",) else step.outcome))
+        if step.failed is not None and step.outcome != "ok":
+            out.append(f"       require false at line {step.failed.line}: {source_line(source, step.failed)}")
+        if step.outcome != "error":
+            for path, a, b in state_diff(spec, prev, step.state):
+                out.append(f"       {path}: {a} -> {b}")
+            prev = step.state
+    if tr.failure is not None:
+        sp = tr.failure.span
+        out.append(st("31", f"  {tr.failure.message}") + f"  ({sp.path}:{sp.line}:{sp.col})")
+        out.extend(_caret(source, sp))
+    return out
+
+
+def step_text(actor: str, action: str, args: tuple[tuple[str, Any], ...], spec: ir.Spec) -> str:
+    try:
+        params = spec.action(action).params
+        shown = ", ".join(f"{n}={show(v, p.type)}" for (n, v), p in zip(args, params, strict=True))
+    except KeyError:
+        shown = ", ".join(f"{n}={v}" for n, v in args)
+    return f"{actor} {action}({shown})"
+
+
+def source_line(source: SourceFile | None, sp: Span) -> str:
+    if source is None:
+        return ""
+    return source.line(sp.line).strip()
+
+
+def _caret(source: SourceFile | None, sp: Span) -> list[str]:
+    if source is None or sp.line < 1:
+        return []
+    text = source.line(sp.line)
+    start = sp.col - 1
+    end = sp.end_col - 1 if sp.end_line == sp.line else len(text)
+    return [f"     | {text}", f"     | {' ' * start}{'^' * max(end - start, 1)}"]
+
+
+__all__ = ["render", "render_trace", "leaves"]
