@@ -135,6 +135,20 @@ def is_finite(t: Type) -> bool:
     return False
 
 
+def has_error(t: Type) -> bool:
+    """Does the type contain `?` (a mistake already reported)?"""
+    match t:
+        case AnyType():
+            return True
+        case MapType(key=k, value=v):
+            return has_error(k) or has_error(v)
+        case SetType(elem=e) | OptionType(elem=e):
+            return has_error(e)
+        case RecordType(fields=fs):
+            return any(has_error(ft) for _, ft in fs)
+    return False
+
+
 def is_key_type(t: Type) -> bool:
     """Map keys and set elements that index a map: bool, a range, an enum."""
     return isinstance(t, BoolType | RangeType | EnumType)

@@ -51,10 +51,18 @@ def parse(source: SourceFile) -> ast.Spec:
     except UnexpectedInput as err:
         raise SpecError([_syntax_diagnostic(source, err)]) from None
     except RecursionError:
-        span = Span(source.path, 1, 1, 1, 2)
-        raise SpecError([Diagnostic("E008", "the spec is nested too deeply to parse", span,
-                                    hint="split deeply nested expressions with `let` or `def`")]) from None
-    return _Builder(source.path).spec(tree)
+        raise SpecError([_too_deep(source)]) from None
+    try:
+        return _Builder(source.path).spec(tree)
+    except RecursionError:
+        raise SpecError([_too_deep(source)]) from None
+
+
+def _too_deep(source: SourceFile) -> Diagnostic:
+    line = max(range(1, source.line_count + 1), key=lambda n: source.line(n).count("("), default=1)
+    text = source.line(line)
+    return Diagnostic("E008", "the spec is nested too deeply to process", Span(source.path, line, 1, line, max(len(text), 1) + 1),
+                      hint="split deeply nested expressions with `let` or `def`")
 
 
 # ----------------------------------------------------------------------------- errors
@@ -108,6 +116,8 @@ def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
             hint = "this block comment is never closed with `*/`"
         elif ch == "'":
             hint = 'use double quotes for the spec title: spec NAME "title"'
+        elif source.text.startswith("||", err.pos_in_stream) or ch == "|":
+            hint = "write `or`"
         return Diagnostic("E001", f"unexpected character `{ch}`", span, hint=hint)
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
         lines = source.text.splitlines() or [""]
@@ -123,7 +133,19 @@ def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
     expected_set = set(err.expected or ())
     expected = sorted({_describe_terminal(t) for t in expected_set})
     text = str(tok)
-    if text in KEYWORDS and "NAME" in expected_set:
+    prev = _previous_token(source, tok)
+    if text == "spec":
+        return Diagnostic("E007", "`spec` may appear only once, as the first declaration", span,
+                          hint="one file describes one state machine")
+    if text in DECL_KEYWORDS and "NAME" in expected_set and prev not in NAMING_TOKENS:
+        return Diagnostic(
+            "E002", f"unexpected `{text}`: a new declaration starts before the previous one ended",
+            span, hint="a `}` or an expression may be missing before this line")
+    if text in ("option", "set") and "LPAR" in expected_set and "NAME" in expected_set:
+        return Diagnostic(
+            "E002", f"`{text} T` needs parentheses here", span,
+            hint=f"a binder or `for` ranges over a type name, a range or a parenthesised type: write `({text} ...)`")
+    if text in KEYWORDS and "NAME" in expected_set and (prev in NAMING_TOKENS or prev is None):
         return Diagnostic(
             "E005", f"`{text}` is a reserved keyword and cannot be used as a name", span,
             hint=f"rename it, e.g. `{text}_`")
@@ -131,8 +153,6 @@ def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
         return Diagnostic(
             "E004", "a record literal in the condition of an `if` statement must be in parentheses",
             span, hint="write `if x == (R { f: v }) { ... }`: without parentheses `R {` opens the if's block")
-    if err.state is not None and tok.type == "NAME" and text == "spec" and span.line > 1:
-        return Diagnostic("E007", "`spec` may appear only once, as the first declaration", span)
     if span.line >= 1 and _is_first_token(source, tok) and text != "spec":
         return Diagnostic("E007", "a spec must begin with `spec NAME`", span,
                           hint='add a first line such as `spec my_machine "what it models"`')
@@ -144,11 +164,42 @@ def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
         hint = "compare with `==`; `=` assigns"
     elif text == "=" and "COLON" in expected_set:
         hint = "properties are written `invariant NAME: EXPR`"
-    elif tok.type in ("AMPAMP", "__ANON") or text in ("&&", "||"):
-        hint = "write `and` / `or`"
+    elif text == "&" and "&" in (_next_char(source, tok), _prev_char(source, tok)):
+        hint = "write `and` (`&` alone intersects sets)"
     elif text == "!" and "NAME" in expected_set:
         hint = "negation is written `not`; `E!` unwraps an option"
     return Diagnostic("E002", msg, span, hint=hint)
+
+
+DECL_KEYWORDS = frozenset(
+    "spec const type enum record var ghost def init action invariant transition cover expect".split())
+# tokens after which a name is expected: a keyword there is a keyword used as a name
+NAMING_TOKENS = frozenset(
+    "var const type enum record def action invariant transition cover expect let for by LBRACE "
+    "COMMA LPAR COLON QUANT DOT".split())
+
+
+def _previous_token(source: SourceFile, tok: Token) -> str | None:
+    """The previous token's keyword text or terminal type (None at the start of the file)."""
+    pos = tok.start_pos if tok.start_pos is not None else 0
+    try:
+        toks = list(_parser().lex(source.text[:pos]))
+    except UnexpectedInput:
+        return None
+    if not toks:
+        return None
+    last = toks[-1]
+    return str(last) if str(last) in KEYWORDS else last.type
+
+
+def _next_char(source: SourceFile, tok: Token) -> str:
+    end = tok.end_pos if tok.end_pos is not None else 0
+    return source.text[end:end + 1]
+
+
+def _prev_char(source: SourceFile, tok: Token) -> str:
+    start = tok.start_pos if tok.start_pos is not None else 0
+    return source.text[start - 1:start] if start > 0 else ""
 
 
 def _one_of(items: list[str]) -> str:

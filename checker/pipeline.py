@@ -46,7 +46,13 @@ def read_source(path: str) -> SourceFile:
 
 
 def load_text(source: SourceFile, overrides: Mapping[str, int] | None = None) -> ir.Spec:
-    return check(parse(source), overrides)
+    tree = parse(source)
+    try:
+        return check(tree, overrides)
+    except RecursionError:
+        from checker.parse import _too_deep
+
+        raise SpecError([_too_deep(source)]) from None
 
 
 def load(path: str, overrides: Mapping[str, int] | None = None) -> tuple[SourceFile, ir.Spec]:

@@ -62,17 +62,19 @@ class _Checker(ExprChecker):
         for d in decls:
             if isinstance(d, ast.VarDecl):
                 t = self.resolve_type(d.type)
-                if not isinstance(t, ir.AnyType) and not ir.is_finite(t):
+                if self.decl_of.get(d.name) is not d:
+                    continue  # a duplicate, already reported (E010)
+                if not ir.has_error(t) and not ir.is_finite(t):
                     self.error("E026", f"state variable `{d.name}` has type `{t}`, which is not finite",
                                d.type.span, hint="every state type must be finite: use a range such as `0 .. 3`")
                 self.var_index[d.name] = len(self.var_decls)
                 self.var_decls.append(ir.StateVar(d.name, t, d.ghost, d.span))
         self.vars = tuple(self.var_decls)
         for d in decls:
-            if isinstance(d, ast.DefDecl):
+            if isinstance(d, ast.DefDecl) and self.decl_of.get(d.name) is d:
                 self.def_signature(d)
         for d in decls:
-            if isinstance(d, ast.DefDecl):
+            if isinstance(d, ast.DefDecl) and self.decl_of.get(d.name) is d:
                 self.def_body(d)
         self.check_recursion()
 
@@ -213,7 +215,7 @@ class _Checker(ExprChecker):
             t = self.resolve_type(p.type)
             if p.name in scope.names:
                 self.error("E010", f"parameter `{p.name}` is declared twice", p.span)
-            if not isinstance(t, ir.AnyType) and not ir.is_finite(t):
+            if not ir.has_error(t) and not ir.is_finite(t):
                 self.error("E026", f"parameter `{p.name}` has type `{t}`, which is not finite", p.type.span,
                            hint="the environment tries every value of a parameter's type: use a range")
             local = ir.Param(self.fresh(p.name), p.name, t, p.span)
@@ -391,8 +393,10 @@ class _Checker(ExprChecker):
             seen[d.name] = d.span
             good = ("reachable", "unreachable") if p.kind == "cover" else ("holds", "violated")
             if d.kind not in good:
-                self.error("E039", f"`{d.name}` is {'a cover' if p.kind == 'cover' else 'an ' + p.kind if p.kind[0] in 'aeiou' else 'a ' + p.kind}; "
-                           f"expect it `{good[0]}` or `{good[1]}`, not `{d.kind}`", d.span)
+                what = {"cover": "a cover", "invariant": "an invariant", "transition": "a transition property",
+                        "assert": "an `assert`", "well_defined": "the built-in well-definedness property"}[p.kind]
+                self.error("E039", f"`{d.name}` is {what}; expect it `{good[0]}` or `{good[1]}`, not `{d.kind}`",
+                           d.span)
                 continue
             if d.within is not None and d.within < 0:
                 self.error("E039", "`within` takes a number of steps >= 0", d.span)

@@ -50,6 +50,8 @@ class ExprChecker:
         self.overrides: dict[str, int] = {}
         self.const_values: dict[str, int] = {}
         self.const_busy: set[str] = set()
+        self.const_stack: list[str] = []
+        self.const_cycle_reported: set[str] = set()
         self.types: dict[str, Type] = {}
         self.type_busy: set[str] = set()
         self.members: dict[str, list[ir.EnumType]] = {}
@@ -97,10 +99,18 @@ class ExprChecker:
             self.const_values[name] = self.overrides[name]
             return self.overrides[name]
         if name in self.const_busy:
-            self.error("E018", f"the value of const `{name}` depends on itself", decl.name_span)
+            if name not in self.const_cycle_reported:
+                cycle = self.const_stack[self.const_stack.index(name):] + [name]
+                self.const_cycle_reported.update(cycle)
+                self.error("E018", f"the value of const `{name}` depends on itself: " + " -> ".join(cycle),
+                           decl.name_span, hint="give one of these consts a literal value")
+            return None
+        if name in self.const_cycle_reported:
             return None
         self.const_busy.add(name)
+        self.const_stack.append(name)
         v = self.const_eval(decl.expr)
+        self.const_stack.pop()
         self.const_busy.discard(name)
         if v is not None:
             self.const_values[name] = v
@@ -147,8 +157,10 @@ class ExprChecker:
         if not isinstance(decl, ast.TypeDecl | ast.EnumDecl | ast.RecordDecl):
             type_names = [n for n, d in self.decl_of.items() if isinstance(d, ast.TypeDecl | ast.EnumDecl | ast.RecordDecl)]
             if decl is None:
-                self.error("E012", f"unknown type `{name}`", span,
-                           hint=did_you_mean(name, type_names + ["bool"]))
+                hint = did_you_mean(name, type_names + ["bool"])
+                if name in ("int", "integer", "nat", "uint", "u8", "u16", "u32", "u64", "usize"):
+                    hint = "there is no unbounded integer type: every state type is finite; use a range such as `0 .. 7`"
+                self.error("E012", f"unknown type `{name}`", span, hint=hint)
             else:
                 self.error("E012", f"`{name}` is not a type", span, hint=did_you_mean(name, type_names))
             return ANY
@@ -158,9 +170,11 @@ class ExprChecker:
         self.type_busy.add(name)
         t: Type
         if isinstance(decl, ast.EnumDecl):
-            dup = {m for m in decl.members if decl.members.count(m) > 1}
-            for m in sorted(dup):
-                self.error("E010", f"enum `{name}` lists `{m}` twice", decl.span)
+            seen_m: set[str] = set()
+            for m, msp in zip(decl.members, decl.member_spans or (decl.span,) * len(decl.members), strict=True):
+                if m in seen_m:
+                    self.error("E010", f"enum `{name}` lists `{m}` twice", msp, hint="remove the repeated member")
+                seen_m.add(m)
             if not decl.members:
                 self.error("E027", f"enum `{name}` has no members", decl.span)
             t = ir.EnumType(name, tuple(dict.fromkeys(decl.members)))
@@ -203,7 +217,7 @@ class ExprChecker:
                 return ir.MapType(kt, vt)
             case ast.TSet(elem=e):
                 et = self.resolve_type(e)
-                if not isinstance(et, ir.AnyType) and not ir.is_finite(et):
+                if not ir.has_error(et) and not ir.is_finite(et):
                     self.error("E026", f"set elements must have a finite type, not `{et}`", e.span)
                     et = ANY
                 return ir.SetType(et)
@@ -213,7 +227,7 @@ class ExprChecker:
 
     def binder_type(self, te: ast.TypeExpr) -> Type:
         t = self.resolve_type(te)
-        if not isinstance(t, ir.AnyType) and not ir.is_finite(t):
+        if not ir.has_error(t) and not ir.is_finite(t):
             self.error("E026", f"cannot range over `{t}`: it is not finite", te.span)
             return ANY
         return t
@@ -397,6 +411,9 @@ class ExprChecker:
             got[i] = v
         if require_all:
             missing = [names[i] for i in range(len(names)) if i not in got]
+            misspelt = any(fi.name not in names for fi in inits)
+            if missing and misspelt:
+                return [(-1, ir.Const(None, ANY))] + sorted(got.items())
             if missing:
                 return [(-1, ir.Const(missing, ANY))] + sorted(got.items())
         return sorted(got.items())
@@ -414,6 +431,8 @@ class ExprChecker:
         if vals and vals[0][0] == -1:
             missing = vals[0][1]
             assert isinstance(missing, ir.Const)
+            if missing.value is None:  # a misspelt field, already reported
+                return ir.Const(None, ANY, e.span)
             self.error("E025", f"record literal `{rt}` is missing field" + ("s " if len(missing.value) > 1 else " ")
                        + ", ".join(f"`{m}`" for m in missing.value), e.span,
                        hint="every field must be given; to change some fields of an existing record use `E with { f: v }`")
