@@ -79,17 +79,18 @@ class _Search:
 
     def check_state(self, node: int) -> None:
         state = self.states[node]
+        wd_open = self.pending["well_defined"].verdict is None if "well_defined" in self.pending else False
         for p in self.invariants:
-            if self.pending[p.name].verdict is None:
+            if self.pending[p.name].verdict is None or (wd_open and not self.pending[p.name].ill_defined):
                 try:
-                    if not self.interp.holds(p.name, state):
+                    if not self.interp.holds(p.name, state) and self.pending[p.name].verdict is None:
                         self.decide(p.name, Verdict.VIOLATED, node)
                 except SpecRuntimeError as err:
                     self.ill_defined(p.name, node, err)
         for p in self.covers:
-            if self.pending[p.name].verdict is None:
+            if self.pending[p.name].verdict is None or (wd_open and not self.pending[p.name].ill_defined):
                 try:
-                    if self.interp.holds(p.name, state):
+                    if self.interp.holds(p.name, state) and self.pending[p.name].verdict is None:
                         self.decide(p.name, Verdict.REACHABLE, node)
                 except SpecRuntimeError as err:
                     self.ill_defined(p.name, node, err)
@@ -171,11 +172,12 @@ class _Search:
                 self.transitions += 1
                 step = Step(act.name, act.actor_label(args), tuple(zip(names, args, strict=True)),
                             r.outcome, r.state, r.failed)
+                wd_open = self.pending["well_defined"].verdict is None
                 for p in self.transition_props:
                     pend = self.pending[p.name]
-                    if pend.verdict is None and (p.on is None or act.name in p.on):
+                    if (pend.verdict is None or (wd_open and not pend.ill_defined)) and (p.on is None or act.name in p.on):
                         try:
-                            if not interp.holds(p.name, r.state, state):
+                            if not interp.holds(p.name, r.state, state) and pend.verdict is None:
                                 self.decide(p.name, Verdict.VIOLATED, node, step)
                         except SpecRuntimeError as err:
                             self.ill_defined(p.name, node, err, step)

@@ -21,7 +21,8 @@ from checker.result import ExpectationResult, Result, RunResult, Verdict
 from checker.source import SourceFile, Span
 from checker.typecheck import check
 
-ENGINES = ("auto", "explicit")
+ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
+DEFAULT_DEPTH = 10
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class RunOptions:
     only: tuple[str, ...] = ()  # property names to report (all when empty)
     progress: Progress | None = None
     overrides: Mapping[str, int] = field(default_factory=dict)
+    seed: int = 0
 
 
 def read_source(path: str) -> SourceFile:
@@ -65,8 +67,17 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
     if opts.engine not in ENGINES:
         raise ValueError(f"unknown engine {opts.engine!r}; available: {', '.join(ENGINES)}")
     deadline = time.monotonic() + opts.timeout if opts.timeout else None
-    results, stats = explore(spec, ExploreOptions(
-        max_depth=opts.depth, max_states=opts.max_states, deadline=deadline, progress=opts.progress))
+    if opts.engine == "explicit":
+        results, stats = explore(spec, ExploreOptions(
+            max_depth=opts.depth, max_states=opts.max_states, deadline=deadline, progress=opts.progress))
+        engine = "explicit"
+    else:
+        from checker.engines.portfolio import run_engines
+        from checker.smt import Budget
+
+        depth = opts.depth if opts.depth is not None else DEFAULT_DEPTH
+        results, stats = run_engines(spec, opts.engine, depth, Budget(deadline), opts.seed)
+        engine = opts.engine
     interp = Interpreter(spec)
     for r in results:
         replay(spec, r, interp)
@@ -74,7 +85,7 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
     results.sort(key=lambda r: order[r.prop])
     if opts.only:
         results = [r for r in results if r.prop in opts.only]
-    return RunResult(spec.name, spec.path, "explicit", spec.consts, tuple(results), stats,
+    return RunResult(spec.name, spec.path, engine, spec.consts, tuple(results), stats,
                      expectations(spec, results))
 
 

@@ -69,6 +69,8 @@ class Result:
     reason: str | None = None  # why UNKNOWN (or a note on PROVED: the engine that proved it)
     time_s: float = 0.0
     engine: str = "explicit"
+    cti: Trace | None = None  # a counterexample to 1-induction (pre-state, step), when one was found
+    note: str | None = None
 
     def text(self) -> str:
         match self.verdict:

@@ -1,0 +1,242 @@
+"""One step of a spec as a z3 template, built once; engines instantiate it per step.
+
+In: an `ir.Spec`. Out: `StepEncoding` with
+  * `pre`, `post`: template states (tuples of symbolic values over fresh leaves),
+  * `act` (action selector), `out` (outcome index into `codes`), `params[action]`,
+  * `trans`: pre --(act, params)--> post, for steps that complete (ok or a require-else
+    code) without a well-definedness failure or a false assert,
+  * `step_wd[action]`, `step_asserts[action][prop]`: when the step out of `pre` goes wrong,
+  * `props[name]`: each invariant / cover over `pre`, each transition over (`pre`, `post`)
+    and `act`, with `prop_wd[name]` where its evaluation goes wrong,
+  * `domain`: the range constraints of every template leaf.
+`frame(k)` gives fresh per-step constants for step k and the substitution pairs that
+map the template onto them. Symbolic execution follows interp.py statement by statement:
+a false `require` without `else` disables the step, one with `else CODE` makes the step
+complete with CODE and no effect (atomic), `if` merges the two branches with If.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from checker import ir
+from checker.encode import (
+    FALSE,
+    TRUE,
+    ExprEncoder,
+    Leaves,
+    Obligation,
+    _and,
+    _Ctx,
+    _not,
+    _or,
+    concrete,
+    eq,
+    ite,
+    lift,
+)
+
+
+@dataclass
+class ActionEncoding:
+    enabled: Any
+    ok: Any
+    codes: dict[str, Any]
+    next: tuple[Any, ...]
+    wd: list[Obligation]
+    asserts: dict[str, list[Obligation]]
+
+
+class _Exec:
+    """Symbolic execution of one statement list (interp.py's _stmt, symbolically)."""
+
+    def __init__(self, enc: ExprEncoder, cx: _Ctx) -> None:
+        self.enc = enc
+        self.cx = cx
+        self.exits: list[tuple[Any, str | None]] = []
+        self.asserts: dict[str, list[Obligation]] = {}
+
+    def block(self, stmts: tuple[ir.Stmt, ...], alive: Any) -> Any:
+        for s in stmts:
+            alive = self.stmt(s, alive)
+        return alive
+
+    def stmt(self, s: ir.Stmt, alive: Any) -> Any:
+        cx, enc = self.cx, self.enc
+        match s:
+            case ir.Assign(var=i, path=path, expr=x):
+                keys = []
+                for p in path:
+                    if isinstance(p, ir.PathIndex):
+                        k = enc.expr(p.key, cx, alive)
+                        ok = _key_ok(k, p.map_type.key)
+                        if not z3.is_true(ok):
+                            cx.wd.append(Obligation(_and(alive, _not(ok)), p.key.span,
+                                                    f"key outside the domain `{p.map_type.key}` of the map"))
+                        keys.append(k)
+                    else:
+                        keys.append(None)
+                value = enc.expr(x, cx, alive)
+                var_type = self.enc.spec.vars[i].type
+                state = list(cx.state)
+                state[i] = _update(state[i], var_type, list(zip(path, keys, strict=True)), value)
+                cx.state = state
+                return alive
+            case ir.Let(slot=slot, expr=x):
+                cx.env[slot] = enc.expr(x, cx, alive)
+                return alive
+            case ir.Require(cond=c, code=code):
+                cv = enc.expr(c, cx, alive)
+                self.exits.append((_and(alive, _not(cv)), code))
+                return _and(alive, cv)
+            case ir.If(cond=c, then=a, other=b):
+                cv = enc.expr(c, cx, alive)
+                before = list(cx.state)
+                alive_t = self.block(a, _and(alive, cv))
+                after_t = list(cx.state)
+                cx.state = list(before)
+                alive_e = self.block(b, _and(alive, _not(cv)))
+                after_e = list(cx.state)
+                types = [v.type for v in self.enc.spec.vars]
+                cx.state = [t_v if t_v is e_v else ite(cv, t_v, e_v, t)
+                            for t_v, e_v, t in zip(after_t, after_e, types, strict=True)]
+                return _or(alive_t, alive_e)
+            case ir.For(slot=slot, domain=t, body=b):
+                for v in ir.all_values(t):
+                    cx.env[slot] = lift(v, t)
+                    alive = self.block(b, alive)
+                return alive
+            case ir.Assert(cond=c, prop=prop):
+                cv = enc.expr(c, cx, alive)
+                self.asserts.setdefault(prop, []).append(Obligation(_and(alive, _not(cv)), s.span, f"`assert` is false ({prop})"))
+                return alive
+        raise AssertionError(s)
+
+
+def _key_ok(k: Any, t: ir.Type) -> Any:
+    if isinstance(t, ir.RangeType):
+        c = concrete(k)
+        if c is not None:
+            return z3.BoolVal(t.lo <= c <= t.hi)
+        return z3.And(k >= t.lo, k <= t.hi)
+    return TRUE
+
+
+def _update(container: Any, t: ir.Type, path: list[tuple[Any, Any]], value: Any) -> Any:
+    if not path:
+        return value
+    (step, key), rest = path[0], path[1:]
+    if isinstance(step, ir.PathField):
+        assert isinstance(t, ir.RecordType)
+        r = list(container)
+        r[step.index] = _update(container[step.index], t.fields[step.index][1], rest, value)
+        return tuple(r)
+    assert isinstance(t, ir.MapType)
+    dom = ir.domain(t.key)
+    c = concrete(key)
+    out = []
+    for i, k in enumerate(dom):
+        kv = lift(k, t.key)
+        if c is not None:
+            hit = (i == c) if isinstance(t.key, ir.EnumType) else (k == c)
+            out.append(_update(container[i], t.value, rest, value) if hit else container[i])
+        else:
+            out.append(ite(key == kv, _update(container[i], t.value, rest, value), container[i], t.value))
+    return tuple(out)
+
+
+class StepEncoding:
+    """The template; see the module docstring."""
+
+    def __init__(self, spec: ir.Spec) -> None:
+        self.spec = spec
+        self.enc = ExprEncoder(spec)
+        self.codes: tuple[str, ...] = ("ok",) + tuple(sorted({c for a in spec.actions for c in a.codes}))
+        self.leaves = Leaves()
+        self.pre = tuple(self.leaves.fresh(v.type, f"s.{v.name}") for v in spec.vars)
+        self.post = tuple(self.leaves.fresh(v.type, f"t.{v.name}") for v in spec.vars)
+        self.pre_leaves = self.leaves.consts[: len(self.leaves.consts) // 2]
+        self.act = z3.Int("act")
+        self.out = z3.Int("out")
+        self.leaves.consts.extend([self.act, self.out])
+        self.leaves.domain.append(z3.And(self.act >= 0, self.act < max(len(spec.actions), 1)))
+        self.params: dict[str, tuple[Any, ...]] = {}
+        for a in spec.actions:
+            self.params[a.name] = tuple(self.leaves.fresh(p.type, f"p.{a.name}.{p.name}") for p in a.params)
+        self.actions: dict[str, ActionEncoding] = {a.name: self.action(a) for a in spec.actions}
+        self.index = {a.name: i for i, a in enumerate(spec.actions)}
+        self.trans = self._trans()
+        self.step_wd = {n: _or(*(o.cond for o in a.wd)) for n, a in self.actions.items()}
+        self.props: dict[str, Any] = {}
+        self.prop_wd: dict[str, list[Obligation]] = {}
+        for p in spec.properties:
+            if p.kind in ("invariant", "cover"):
+                cx = _Ctx(self.pre, None, {})
+                self.props[p.name] = self.enc.expr(p.expr, cx, TRUE)  # type: ignore[arg-type]
+                self.prop_wd[p.name] = cx.wd
+            elif p.kind == "transition":
+                cx = _Ctx(self.post, self.pre, {})
+                body = self.enc.expr(p.expr, cx, TRUE)  # type: ignore[arg-type]
+                on = p.on if p.on is not None else tuple(a.name for a in spec.actions)
+                sel = _or(*(self.act == self.index[n] for n in on if n in self.index))
+                self.props[p.name] = z3.Implies(sel, body)
+                self.prop_wd[p.name] = [Obligation(_and(sel, o.cond), o.span, o.message) for o in cx.wd]
+        self.domain = _and(*self.leaves.domain)
+
+    def action(self, a: ir.Action) -> ActionEncoding:
+        env = {p.slot: v for p, v in zip(a.params, self.params[a.name], strict=True)}
+        cx = _Ctx(list(self.pre), None, env)
+        ex = _Exec(self.enc, cx)
+        alive = ex.block(a.body, TRUE)
+        disabled = _or(*(c for c, code in ex.exits if code is None))
+        codes: dict[str, Any] = {}
+        for c, code in ex.exits:
+            if code is not None:
+                codes[code] = _or(codes.get(code, FALSE), c)
+        types = [v.type for v in self.spec.vars]
+        nxt = tuple(ite(alive, new, old, t) for new, old, t in zip(cx.state, self.pre, types, strict=True))
+        return ActionEncoding(_not(disabled), alive, codes, nxt, cx.wd, ex.asserts)
+
+    def outcome_index(self, ae: ActionEncoding) -> Any:
+        r: Any = z3.IntVal(0)
+        for code, cond in sorted(ae.codes.items(), reverse=True):
+            r = z3.If(cond, self.codes.index(code), r)
+        return r
+
+    def _trans(self) -> Any:
+        types = [v.type for v in self.spec.vars]
+        cases = []
+        for a in self.spec.actions:
+            ae = self.actions[a.name]
+            bad = _or(*(o.cond for o in ae.wd), *(o.cond for obs in ae.asserts.values() for o in obs))
+            same = _and(*(eq(p, n, t) for p, n, t in zip(self.post, ae.next, types, strict=True)))
+            cases.append(_and(self.act == self.index[a.name], ae.enabled, _not(bad), same,
+                              self.out == self.outcome_index(ae)))
+        return _or(*cases) if cases else FALSE
+
+    def state_domain(self, state_consts: list[Any]) -> Any:
+        return TRUE
+
+    # ------------------------------------------------------------------ instantiation
+    def frame_pairs(self, k: int) -> list[tuple[Any, Any]]:
+        """Template leaves -> the constants of step k (pre = state k, post = state k+1)."""
+        pairs = []
+        n = len(self.pre_leaves)
+        for i, c in enumerate(self.leaves.consts):
+            if i < n:
+                new = z3.Const(f"{c}@{k}".replace("s.", "v.", 1), c.sort())
+            elif i < 2 * n:
+                new = z3.Const(f"{self.leaves.consts[i - n]}@{k + 1}".replace("s.", "v.", 1), c.sort())
+            else:
+                new = z3.Const(f"{c}@{k}", c.sort())
+            pairs.append((c, new))
+        return pairs
+
+    def instantiate(self, f: Any, pairs: list[tuple[Any, Any]]) -> Any:
+        return z3.substitute(f, *pairs) if pairs else f
+
+
+__all__ = ["StepEncoding", "ActionEncoding"]

@@ -1,0 +1,128 @@
+"""The z3 engines in sequence: BMC to the depth, then the proof engines.
+
+In: an `ir.Spec`, the engine name (bmc | induction | pdr | auto), the depth, a `Budget`,
+a seed. Out: one `Result` per property and `Stats`. Order: BMC decides every violation
+and cover within the depth (shortest traces); then, for what is still open, 1-induction
+over all invariants together (Houdini), k-induction (k <= 4, simple paths), and Spacer
+PDR; transitions, asserts, covers and `well_defined` are proved from the proved
+invariants, else by PDR. `proved` is reported only when one of these succeeded; the
+counterexample to 1-induction of an invariant is kept in the result either way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from checker import ir
+from checker.encode_step import StepEncoding
+from checker.engines.bmc import bmc
+from checker.engines.induction import derived, k_induction, one_induction
+from checker.engines.pdr import pdr_prove
+from checker.interp import Interpreter, SpecRuntimeError
+from checker.result import Result, Stats, Trace, Verdict
+from checker.smt import Budget
+
+ENGINES = ("bmc", "induction", "pdr", "auto")
+MAX_K = 4
+
+
+def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: int = 0,
+                progress: Any = None) -> tuple[list[Result], Stats]:
+    t0 = time.monotonic()
+    enc = StepEncoding(spec)
+    init = _init(spec)
+    if engine == "bmc" or init is None:
+        return bmc(spec, enc, depth, budget, seed, progress)
+    interp = Interpreter(spec)
+    by: dict[str, Result] = {}
+    proved_invs: list[str] = []
+    ctis: dict[str, Trace] = {}
+    invariants = [p.name for p in spec.properties if p.kind == "invariant"]
+    # 1. 1-induction over the invariants true (and well defined) in the initial state:
+    #    the base case is that evaluation; the Houdini loop keeps the inductive subset.
+    base = [n for n in invariants if _holds(interp, n, init)]
+    if engine in ("induction", "auto") and base:
+        out = one_induction(spec, enc, base, budget, seed)
+        for name, how in out.proved.items():
+            by[name] = Result(name, "invariant", Verdict.PROVED, reason=how, time_s=time.monotonic() - t0,
+                              engine=engine)
+            proved_invs.append(name)
+        for name, cti in out.ctis.items():
+            ctis[name] = Trace(cti.pre, (cti.step,))
+    # 2. the other kinds, from the proved invariants
+    _derive(spec, enc, proved_invs, budget, seed, by, engine, t0)
+    # 3. BMC for what is open, with the proved invariants assumed in every frame
+    results, stats = bmc(spec, enc, depth, budget, seed, progress, decided=frozenset(by),
+                         assume=tuple(proved_invs))
+    for r in results:
+        by[r.prop] = replace(r, cti=ctis.get(r.prop))
+    open_invs = [n for n in invariants if by[n].verdict is Verdict.HOLDS_TO_DEPTH]
+    # 4. k-induction (its base case, no violation within k-1 steps, is what BMC just showed)
+    if engine in ("induction", "auto"):
+        for name in open_invs:
+            if budget.expired():
+                break
+            k, _why = k_induction(spec, enc, name, proved_invs, min(MAX_K, stats.depth + 1), budget, seed)
+            if k is not None and k >= 2:
+                by[name] = _proved(by[name], f"{k}-induction", t0)
+                proved_invs.append(name)
+    # 5. PDR finds the strengthening itself
+    if engine in ("pdr", "auto"):
+        for name in [n for n in open_invs if n not in proved_invs]:
+            if budget.expired():
+                break
+            verdict, why = pdr_prove(spec, enc, init, spec.property(name), budget, None, seed)
+            if verdict == "proved":
+                by[name] = _proved(by[name], "PDR (Spacer)", t0)
+                proved_invs.append(name)
+            elif verdict == "unknown" and why:
+                by[name] = replace(by[name], note=f"PDR: {why}")
+    _derive(spec, enc, proved_invs, budget, seed, by, engine, t0, use_pdr=engine in ("pdr", "auto"), init=init)
+    return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0)
+
+
+def _derive(spec: ir.Spec, enc: StepEncoding, proved_invs: list[str], budget: Budget, seed: int,
+            by: dict[str, Result], engine: str, t0: float, use_pdr: bool = False,
+            init: tuple[Any, ...] | None = None) -> None:
+    """Prove open transitions, asserts, covers (unreachable) and well_defined."""
+    rest = [p for p in spec.properties if p.kind != "invariant" and _open(by.get(p.name))]
+    if not rest or budget.expired():
+        return
+    d = derived(spec, enc, proved_invs, budget, rest, seed)
+    for p in rest:
+        base = by.get(p.name) or Result(p.name, p.kind, Verdict.UNKNOWN, engine=engine)
+        if d.get(p.name):
+            by[p.name] = _proved(base, "from the proved invariants" if proved_invs else "induction", t0)
+        elif use_pdr and init is not None and not budget.expired():
+            verdict, _why = pdr_prove(spec, enc, init, p, budget, None, seed)
+            if verdict == "proved":
+                by[p.name] = _proved(base, "PDR (Spacer)", t0)
+
+
+def _open(r: Result | None) -> bool:
+    if r is None:
+        return True
+    if r.verdict is Verdict.HOLDS_TO_DEPTH:
+        return True
+    return r.verdict is Verdict.UNKNOWN and (r.reason or "").startswith("not reached")
+
+
+def _holds(interp: Interpreter, name: str, state: tuple[Any, ...]) -> bool:
+    try:
+        return interp.holds(name, state)
+    except SpecRuntimeError:
+        return False
+
+
+def _proved(r: Result, how: str, t0: float) -> Result:
+    v = Verdict.UNREACHABLE if r.kind == "cover" else Verdict.PROVED
+    return replace(r, verdict=v, depth=None, reason=how, time_s=time.monotonic() - t0)
+
+
+def _init(spec: ir.Spec) -> tuple[Any, ...] | None:
+    try:
+        return Interpreter(spec).init()
+    except SpecRuntimeError:
+        return None
