@@ -23,6 +23,8 @@ from checker.typecheck import check
 
 ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
 DEFAULT_DEPTH = 10
+AUTO_EXPLICIT_STATES = 200_000  # auto tries an exhaustive search up to this many states
+AUTO_EXPLICIT_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,24 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
             max_depth=opts.depth, max_states=opts.max_states, deadline=deadline, progress=opts.progress))
         engine = "explicit"
     else:
-        from checker.engines.portfolio import run_engines
-        from checker.smt import Budget
+        results, stats, engine = [], None, opts.engine
+        if opts.engine == "auto" and opts.depth is None:
+            # an exhaustive search of a small state space is the fastest exact answer:
+            # proved for these constants, violations with shortest traces
+            slice_end = time.monotonic() + AUTO_EXPLICIT_SECONDS
+            if deadline is not None:
+                slice_end = min(slice_end, time.monotonic() + (deadline - time.monotonic()) / 4)
+            ex_results, ex_stats = explore(spec, ExploreOptions(
+                max_states=opts.max_states or AUTO_EXPLICIT_STATES, deadline=slice_end, progress=opts.progress))
+            if ex_stats.complete or ex_stats.stopped == "all properties decided":
+                results, stats, engine = ex_results, ex_stats, "auto (explicit: exhaustive)"
+        if stats is None:
+            from checker.engines.portfolio import run_engines
+            from checker.smt import Budget
 
-        depth = opts.depth if opts.depth is not None else DEFAULT_DEPTH
-        results, stats = run_engines(spec, opts.engine, depth, Budget(deadline), opts.seed)
-        engine = opts.engine
+            depth = opts.depth if opts.depth is not None else DEFAULT_DEPTH
+            results, stats = run_engines(spec, opts.engine, depth, Budget(deadline), opts.seed)
+            engine = opts.engine if opts.engine != "auto" else "auto (z3: bmc, induction, pdr)"
     interp = Interpreter(spec)
     for r in results:
         replay(spec, r, interp)
@@ -105,7 +119,12 @@ def _expectation(e: ir.Expect, r: Result) -> ExpectationResult:
     met = False
     detail = r.text()
     if e.kind == "holds":
-        met = v is Verdict.PROVED or (v is Verdict.HOLDS_TO_DEPTH and (within is None or (r.depth or 0) >= within))
+        # without `within`, only a proof meets it; `within N` asks about the first N steps
+        met = v is Verdict.PROVED or (within is not None and (
+            (v is Verdict.HOLDS_TO_DEPTH and (r.depth or 0) >= within)
+            or (v is Verdict.VIOLATED and (r.depth or 0) > within)))
+        if v is Verdict.HOLDS_TO_DEPTH and not met:
+            detail += " only (bounded; no proof): raise --depth, or add `within N` to the expect line"
     elif e.kind == "violated":
         met = v is Verdict.VIOLATED and (within is None or (r.depth or 0) <= within)
         if v is Verdict.VIOLATED and not met:
