@@ -90,13 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", metavar="NAME=VALUE", type=_assignment, action="append",
                    default=[], help="override a `const` of the spec (repeatable)")
     p.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="checking engine: explicit = breadth-first search over all states (default: auto)")
+                   help="explicit: breadth-first search of every state; bmc: z3 bounded model checking "
+                        "to --depth; induction: bmc + 1-/k-induction; pdr: bmc + Spacer; auto (default): "
+                        "an exhaustive explicit search when the state space is small, else bmc, induction, pdr")
     p.add_argument("--depth", type=_positive, metavar="N",
-                   help="explore at most N steps from init (then invariants say `holds to depth N`)")
+                   help="bound the search to N steps from init (z3 engines: default 10); "
+                        "what is not proved then says `holds to depth N`")
     p.add_argument("--max-states", type=_positive, metavar="N",
                    help="stop after N distinct states with `unknown (state bound reached)`")
     p.add_argument("--timeout", type=_seconds, metavar="SECONDS",
                    help="stop after this long; undecided properties say `unknown (time-out)`")
+    p.add_argument("--seed", type=_positive, default=0, metavar="N",
+                   help="solver random seed (default 0: runs are reproducible)")
+    p.add_argument("--no-vacuity", action="store_true",
+                   help="skip the warnings on never-enabled actions and empty invariants")
     p.add_argument("--only", action="append", default=[], metavar="PROPERTY",
                    help="report only this property (repeatable)")
     p.add_argument("--no-trace", action="store_true", help="print verdicts without traces")
@@ -153,7 +160,7 @@ def _main(argv: Sequence[str] | None) -> int:
                       f"({states / max(dt, 1e-9):,.0f} states/s)", file=sys.stderr, flush=True)
         result = run(spec, RunOptions(engine=args.engine, depth=args.depth, max_states=args.max_states,
                                       timeout=args.timeout, only=tuple(args.only), progress=progress,
-                                      overrides=overrides))
+                                      overrides=overrides, seed=args.seed, vacuity=not args.no_vacuity))
     except SpecError as err:
         for d in err.diagnostics:
             print(render(d, source if source and d.span.path == source.path else _try_source(d.span.path),

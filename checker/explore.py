@@ -54,6 +54,7 @@ class _Search:
         self.depth_of: list[int] = []
         self.index: dict[State, int] = {}
         self.transitions = 0
+        self.coverage: dict[tuple[str, str], int] = {}
         self.pending = {p.name: _Pending(p) for p in spec.properties}
         self.invariants = [p for p in spec.properties if p.kind == "invariant"]
         self.covers = [p for p in spec.properties if p.kind == "cover"]
@@ -170,6 +171,8 @@ class _Search:
                 if r is None:
                     continue
                 self.transitions += 1
+                key = (act.name, r.outcome)
+                self.coverage[key] = self.coverage.get(key, 0) + 1
                 step = Step(act.name, act.actor_label(args), tuple(zip(names, args, strict=True)),
                             r.outcome, r.state, r.failed)
                 wd_open = self.pending["well_defined"].verdict is None
@@ -227,7 +230,8 @@ class _Search:
         return out
 
     def stats(self, complete: bool, stopped: str | None, depth: int) -> Stats:
-        return Stats(len(self.states), self.transitions, depth, time.monotonic() - self.t0, complete, stopped)
+        cov = tuple(sorted((a, o, n) for (a, o), n in self.coverage.items()))
+        return Stats(len(self.states), self.transitions, depth, time.monotonic() - self.t0, complete, stopped, cov)
 
 
 def explore(spec: ir.Spec, options: ExploreOptions | None = None) -> tuple[list[Result], Stats]:

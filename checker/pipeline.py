@@ -17,7 +17,7 @@ from checker.explore import ExploreOptions, Progress, explore
 from checker.interp import Interpreter
 from checker.parse import parse
 from checker.replay import replay
-from checker.result import ExpectationResult, Result, RunResult, Verdict
+from checker.result import ExpectationResult, Result, RunResult, Stats, Verdict
 from checker.source import SourceFile, Span
 from checker.typecheck import check
 
@@ -37,6 +37,7 @@ class RunOptions:
     progress: Progress | None = None
     overrides: Mapping[str, int] = field(default_factory=dict)
     seed: int = 0
+    vacuity: bool = True  # warn on never-enabled actions, never-taken codes, empty invariants
 
 
 def read_source(path: str) -> SourceFile:
@@ -99,8 +100,35 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
     results.sort(key=lambda r: order[r.prop])
     if opts.only:
         results = [r for r in results if r.prop in opts.only]
+    warnings = _vacuity(spec, opts, stats, engine, deadline) if opts.vacuity else ()
     return RunResult(spec.name, spec.path, engine, spec.consts, tuple(results), stats,
-                     expectations(spec, results))
+                     expectations(spec, results), warnings)
+
+
+def _vacuity(spec: ir.Spec, opts: RunOptions, stats: Stats, engine: str, deadline: float | None) -> tuple[str, ...]:
+    """Warnings that the spec checks less than it seems (see engines/vacuity.py)."""
+    from checker.encode_step import StepEncoding
+    from checker.engines.vacuity import coverage_bmc, coverage_warnings, invariant_warnings
+    from checker.interp import SpecRuntimeError
+    from checker.smt import Budget
+
+    budget = Budget(min(deadline, time.monotonic() + 10) if deadline else time.monotonic() + 10)
+    out: list[str] = []
+    try:
+        enc = StepEncoding(spec)
+        out.extend(invariant_warnings(spec, enc, budget, opts.seed))
+        if engine.startswith("explicit") or "explicit" in engine:
+            seen: dict[tuple[str, str], int | None] = {(a, o): n for a, o, n in stats.coverage}
+            where = "in any reachable state" if stats.complete else f"within the {stats.states} states explored"
+        else:
+            depth = min(opts.depth if opts.depth is not None else DEFAULT_DEPTH, 12)
+            seen = coverage_bmc(spec, enc, Interpreter(spec).init(), depth, budget, opts.seed)
+            where = f"within {depth} steps"
+        if not budget.expired():
+            out.extend(coverage_warnings(spec, seen, where))
+    except SpecRuntimeError:
+        pass
+    return tuple(out)
 
 
 def expectations(spec: ir.Spec, results: list[Result]) -> tuple[ExpectationResult, ...]:

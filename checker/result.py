@@ -97,6 +97,7 @@ class Stats:
     time_s: float = 0.0
     complete: bool = False  # every reachable state was visited
     stopped: str | None = None  # why the search stopped early, if it did
+    coverage: tuple[tuple[str, str, int], ...] = ()  # (action, outcome, steps seen)
 
     @property
     def states_per_s(self) -> float:
@@ -121,6 +122,7 @@ class RunResult:
     results: tuple[Result, ...]
     stats: Stats
     expectations: tuple[ExpectationResult, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def ok(self) -> bool:

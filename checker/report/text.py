@@ -44,12 +44,23 @@ def render(run: RunResult, spec: ir.Spec, source: SourceFile | None, color: bool
     kind_w = max([len(r.kind) for r in run.results] + [9])
     for r in run.results:
         label = f"{r.kind:<{kind_w}} {r.prop:<{width}}"
-        out.append(f"  {label}  {st(verdict_colour(r), r.text()):<30}  {r.time_s:6.2f}s")
+        how = f"  [{r.reason}]" if r.verdict in (Verdict.PROVED, Verdict.UNREACHABLE) and r.reason else ""
+        line = f"  {label}  {st(verdict_colour(r), r.text())}"
+        out.append(f"{line:<{len(label) + 34 + (9 if color else 0)}}  {r.time_s:6.2f}s{how}")
     if traces:
         for r in run.results:
             if r.trace is not None and r.verdict in (Verdict.VIOLATED, Verdict.REACHABLE):
                 out.append("")
                 out.extend(render_trace(r, spec, source, st, max_init_chars))
+        for r in run.results:
+            if r.cti is not None and r.verdict is not Verdict.VIOLATED:
+                out.append("")
+                out.extend(render_cti(r, spec, source, st))
+    if run.warnings:
+        out.append("")
+        out.append(st("1", "warnings"))
+        for w in run.warnings:
+            out.append(st("33", f"  warning: {w}"))
     unexpected = [r for r in run.results if r.verdict is Verdict.VIOLATED
                   and r.prop not in {e.name for e in run.expectations}]
     if run.expectations:
@@ -74,10 +85,11 @@ def summary(run: RunResult, st: Style) -> str:
     parts = [f"{n} {k}" for k, n in counts.items()]
     met = sum(1 for e in run.expectations if e.met)
     s = run.stats
+    work = (f"{s.states} states, {s.transitions} steps, depth {s.depth}, {s.time_s:.2f}s "
+            f"({s.states_per_s:,.0f} states/s, engine {run.engine})" if s.states else
+            f"bmc depth {s.depth}, {s.time_s:.2f}s (engine {run.engine})")
     text = (f"{len(run.results)} properties: {', '.join(parts)}; "
-            f"{met}/{len(run.expectations)} expectations met; "
-            f"{s.states} states, {s.transitions} steps, depth {s.depth}, {s.time_s:.2f}s "
-            f"({s.states_per_s:,.0f} states/s, engine {run.engine})")
+            f"{met}/{len(run.expectations)} expectations met; {work}")
     if s.stopped and s.stopped != "all properties decided":
         text += f"; stopped: {s.stopped}"
     return st("1", ("OK: " if run.ok else "FAILED: ") + text)
@@ -110,6 +122,27 @@ def render_trace(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style,
         sp = tr.failure.span
         out.append(st("31", f"  {tr.failure.message}") + f"  ({sp.path}:{sp.line}:{sp.col})")
         out.extend(_caret(source, sp))
+    return out
+
+
+def render_cti(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style) -> list[str]:
+    """A counterexample to induction: a state where every invariant assumed holds, a step,
+    and a state where this one fails. The pre-state need not be reachable."""
+    assert r.cti is not None
+    tr = r.cti
+    how = f"; {r.text()}" + (f" by {r.reason}" if r.verdict is Verdict.PROVED and r.reason else "")
+    out = [st("1", f"{r.prop}: not inductive on its own{how}"),
+           "  counterexample to induction (the pre-state satisfies the invariants assumed, it may be unreachable):",
+           "  pre-state"]
+    for var, v in zip(spec.vars, tr.init, strict=True):
+        out.append(f"       {var.name} = {show(v, var.type)}")
+    prev = tr.init
+    for step in tr.steps:
+        out.append(f"  step {step_text(step.actor, step.action, step.args, spec)} -> {step.outcome}")
+        for path, a, b in state_diff(spec, prev, step.state):
+            out.append(f"       {path}: {a} -> {b}")
+        prev = step.state
+    out.append(f"  post-state: `{r.prop}` is false")
     return out
 
 

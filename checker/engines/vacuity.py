@@ -1,0 +1,97 @@
+"""Vacuity and coverage: is the spec checking anything?
+
+In: an `ir.Spec` and its `StepEncoding`. Out: warnings (plain strings with the property
+or action named) for
+  * an invariant true of every state of the types alone (it checks nothing),
+  * an invariant implied by the other invariants alone (it adds nothing),
+and, for the z3 path, which (action, outcome) pairs can happen within a depth: every
+action never enabled and every `require ... else CODE` never taken is worth a look (the
+explicit checker counts them during its search instead). Never prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import z3
+
+from checker import ir
+from checker.encode import _and, _or, lift
+from checker.encode import eq as sym_eq
+from checker.encode_step import StepEncoding
+from checker.engines.bmc import Unroller
+from checker.smt import Answer, Budget, check, new_solver
+
+
+def invariant_warnings(spec: ir.Spec, enc: StepEncoding, budget: Budget, seed: int = 0) -> list[str]:
+    invs = [p.name for p in spec.properties if p.kind == "invariant"]
+    out: list[str] = []
+    if not invs:
+        return out
+    s = new_solver(seed)
+    s.add(enc.domain)
+    for name in invs:
+        s.push()
+        s.add(z3.Not(enc.props[name]))
+        ans, _ = check(s, budget)
+        s.pop()
+        if ans is Answer.UNSAT:
+            out.append(f"invariant `{name}` is true of every state of its types: it checks nothing")
+            continue
+        others = [n for n in invs if n != name]
+        if others:
+            s.push()
+            s.add(*(enc.props[n] for n in others), z3.Not(enc.props[name]))
+            ans, _ = check(s, budget)
+            s.pop()
+            if ans is Answer.UNSAT:
+                out.append(f"invariant `{name}` follows from the other invariants alone: it adds nothing")
+    return out
+
+
+def coverage_bmc(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], depth: int,
+                 budget: Budget, seed: int = 0) -> dict[tuple[str, str], int | None]:
+    """(action, outcome) -> the first step at which it can happen (None: not within depth)."""
+    un = Unroller(spec, enc)
+    s = new_solver(seed)
+    s0 = un.state(0)
+    s.add(_and(*(sym_eq(v, lift(x, var.type), var.type) for v, x, var in zip(s0, init, spec.vars, strict=True))))
+    pairs: dict[tuple[str, str], Any] = {}
+    for a in spec.actions:
+        for code in ("ok", *a.codes):
+            pairs[(a.name, code)] = _and(enc.act == enc.index[a.name], enc.out == enc.codes.index(code))
+    first: dict[tuple[str, str], int | None] = dict.fromkeys(pairs)
+    for k in range(depth):
+        s.add(un.at(enc.domain, k), un.at(enc.trans, k))
+        while True:
+            todo = [p for p in pairs if first[p] is None]
+            if not todo or budget.expired():
+                break
+            s.push()
+            s.add(un.at(_or(*(pairs[p] for p in todo)), k))
+            ans, _ = check(s, budget)
+            m = s.model() if ans is Answer.SAT else None
+            s.pop()
+            if m is None:
+                break
+            hit = [p for p in todo if z3.is_true(m.eval(un.at(pairs[p], k), model_completion=True))]
+            if not hit:
+                break
+            for p in hit:
+                first[p] = k + 1
+    return first
+
+
+def coverage_warnings(spec: ir.Spec, seen: dict[tuple[str, str], int | None], where: str) -> list[str]:
+    out = []
+    for a in spec.actions:
+        outcomes = ("ok", *a.codes)
+        if all(seen.get((a.name, c)) is None for c in outcomes):
+            out.append(f"action `{a.name}` never takes a step {where}: check its `require`s")
+            continue
+        if seen.get((a.name, "ok")) is None:
+            out.append(f"action `{a.name}` never completes with `ok` {where}")
+        for c in a.codes:
+            if seen.get((a.name, c)) is None:
+                out.append(f"`{a.name}` never ends in `{c}` {where}: that `require ... else {c}` is never false")
+    return out

@@ -1,0 +1,116 @@
+"""The z3 engines: proofs, counterexamples to induction, bounds and time-outs.
+
+The agreement of BMC with the explicit checker on every spec is in test_differential.py;
+here each engine's own promises are pinned on small inline specs.
+"""
+
+from __future__ import annotations
+
+import time
+
+from checker.encode_step import StepEncoding
+from checker.engines.bmc import bmc
+from checker.engines.induction import k_induction, one_induction
+from checker.ir import Spec
+from checker.pipeline import RunOptions, load_text, run
+from checker.result import Verdict
+from checker.smt import Budget
+from checker.source import SourceFile
+
+# `a != 8` holds (only 0 and 1 are reachable) but is not inductive: from the unreachable
+# state 2 a chain of steps leads to 8, longer than k-induction's bound (4), so only an
+# engine that finds the strengthening (PDR) proves it.
+CHAIN = """
+spec chain "a true invariant that needs strengthening"
+var a: 0 .. 9
+init { a = 0 }
+action toggle() { require a <= 1; a = 1 - a }
+action drift() { require a >= 2 and a < 9; a = a + 1 }
+invariant not_eight: a != 8
+expect not_eight holds
+"""
+
+TWO_STEP = """
+spec two "2-inductive but not 1-inductive"
+var a: 0 .. 3
+init { a = 0 }
+action flip() { require a <= 1; a = 1 - a }
+action jump() { require a == 2; a = 3 }
+invariant not_three: a != 3
+expect not_three holds
+"""
+
+VIOLATED = """
+spec counter "a bug three steps deep"
+var x: 0 .. 5
+init { x = 0 }
+action inc() by env { require x < 5; x = x + 1 }
+invariant small: x < 3
+cover two: x == 2
+transition up on inc: x == old(x) + 1
+expect small violated within 3
+"""
+
+
+def _load(text: str) -> Spec:
+    return load_text(SourceFile("inline.tee", text))
+
+
+def test_pdr_proves_what_induction_cannot_and_the_cti_is_kept() -> None:
+    spec = _load(CHAIN)
+    r = run(spec, RunOptions(engine="auto", depth=3, vacuity=False)).results[0]
+    assert r.verdict is Verdict.PROVED and r.reason == "PDR (Spacer)"
+    assert r.cti is not None
+    pre, step = r.cti.init, r.cti.steps[0]
+    assert pre[0] == 7 and step.action == "drift" and step.state[0] == 8
+
+
+def test_induction_engine_alone_reports_the_cti_and_only_a_bound() -> None:
+    r = run(_load(CHAIN), RunOptions(engine="induction", depth=3, vacuity=False)).results[0]
+    assert r.verdict is Verdict.HOLDS_TO_DEPTH and r.depth == 3
+    assert r.cti is not None
+
+
+def test_one_induction_fails_and_k_induction_proves() -> None:
+    spec = _load(TWO_STEP)
+    enc = StepEncoding(spec)
+    out = one_induction(spec, enc, ["not_three"], Budget())
+    assert "not_three" in out.ctis and not out.proved
+    k, why = k_induction(spec, enc, "not_three", [], 4, Budget())
+    assert k == 2 and why is None
+    r = run(spec, RunOptions(engine="induction", depth=3, vacuity=False)).results[0]
+    assert r.verdict is Verdict.PROVED and r.reason == "2-induction"
+
+
+def test_bmc_shortest_trace_and_cover_and_transition() -> None:
+    spec = _load(VIOLATED)
+    res = {r.prop: r for r in run(spec, RunOptions(engine="bmc", depth=6, vacuity=False)).results}
+    assert res["small"].verdict is Verdict.VIOLATED and res["small"].depth == 3
+    assert [s.action for s in res["small"].trace.steps] == ["inc"] * 3  # type: ignore[union-attr]
+    assert res["two"].verdict is Verdict.REACHABLE and res["two"].depth == 2
+    assert res["up"].verdict is Verdict.HOLDS_TO_DEPTH
+
+
+def test_an_expired_budget_gives_unknown_with_the_reason_never_a_verdict() -> None:
+    spec = _load(VIOLATED)
+    results, _ = bmc(spec, StepEncoding(spec), 5, Budget(time.monotonic() - 1))
+    assert {r.verdict for r in results} == {Verdict.UNKNOWN}
+    assert all(r.reason == "time-out" for r in results)
+
+
+def test_vacuity_warnings() -> None:
+    text = """
+spec vac
+var x: 0 .. 2
+init { x = 0 }
+action never() { require x == 3 - 0 and false; x = 1 }
+action step() { require x < 2 else FULL; require x >= 0 else NEGATIVE; x = x + 1 }
+invariant tautology: x <= 2
+invariant real: x != 3
+"""
+    for engine in ("explicit", "bmc"):
+        w = run(_load(text), RunOptions(engine=engine, depth=4)).warnings
+        assert any("`never` never takes a step" in x for x in w), (engine, w)
+        assert any("NEGATIVE" in x for x in w), (engine, w)
+        assert not any("FULL" in x for x in w), (engine, w)
+        assert any("`tautology` is true of every state" in x for x in w), (engine, w)
