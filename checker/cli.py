@@ -23,6 +23,7 @@ from checker.diagnostics import SpecError, render
 from checker.pipeline import ENGINES, RunOptions, load, run
 from checker.replay import ReplayMismatch
 from checker.report.text import render as render_text
+from checker.source import SourceFile
 
 EXIT_OK, EXIT_VIOLATION, EXIT_SPEC_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -181,7 +182,7 @@ def _main(argv: Sequence[str] | None) -> int:
     return EXIT_OK if result.ok else EXIT_VIOLATION
 
 
-def _try_source(path: str) -> object:
+def _try_source(path: str) -> SourceFile | None:
     from checker.pipeline import read_source
 
     try:

@@ -207,15 +207,27 @@ class StepEncoding:
         return r
 
     def _trans(self) -> Any:
+        """Which action runs and whether it may, plus ONE functional definition per post
+        leaf (post = If(act == 0, next_0, If(act == 1, next_1, ...))): solvers propagate
+        definitions far better than a disjunction of per-action state equalities."""
         types = [v.type for v in self.spec.vars]
-        cases = []
+        guards = []
         for a in self.spec.actions:
             ae = self.actions[a.name]
             bad = _or(*(o.cond for o in ae.wd), *(o.cond for obs in ae.asserts.values() for o in obs))
-            same = _and(*(eq(p, n, t) for p, n, t in zip(self.post, ae.next, types, strict=True)))
-            cases.append(_and(self.act == self.index[a.name], ae.enabled, _not(bad), same,
-                              self.out == self.outcome_index(ae)))
-        return _or(*cases) if cases else FALSE
+            guards.append(_and(self.act == self.index[a.name], ae.enabled, _not(bad)))
+        if not guards:
+            return FALSE
+        acts = self.spec.actions
+        nxt = list(self.actions[acts[-1].name].next)
+        out: Any = self.outcome_index(self.actions[acts[-1].name])
+        for a in reversed(acts[:-1]):
+            ae = self.actions[a.name]
+            sel = self.act == self.index[a.name]
+            nxt = [ite(sel, n_a, n_rest, t) for n_a, n_rest, t in zip(ae.next, nxt, types, strict=True)]
+            out = z3.If(sel, self.outcome_index(ae), out)
+        same = _and(*(eq(p, n, t) for p, n, t in zip(self.post, nxt, types, strict=True)))
+        return _and(_or(*guards), same, self.out == out)
 
     def state_domain(self, state_consts: list[Any]) -> Any:
         return TRUE

@@ -150,7 +150,10 @@ class Interpreter:
 
     def compile(self, e: ir.Expr) -> Callable[[State, dict[str, Any], State | None], Any]:
         fn = self._expr(e)
-        return lambda state, env, old=None: fn(Frame(state, old, env))
+
+        def run(state: State, env: dict[str, Any], old: State | None = None) -> Any:
+            return fn(Frame(state, old, env))
+        return run
 
     # ------------------------------------------------------------------ expressions
     def _def(self, name: str) -> Fn:

@@ -17,7 +17,8 @@ from checker.source import NO_SPAN, Span
 
 
 def _span() -> Span:
-    return field(default=NO_SPAN, compare=False, repr=False)  # type: ignore[return-value]
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    return span
 
 
 # ----------------------------------------------------------------------------- types

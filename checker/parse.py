@@ -20,10 +20,7 @@ from checker.diagnostics import Diagnostic, SpecError
 from checker.source import SourceFile, Span
 
 KEYWORDS = frozenset(
-    "spec const type enum record var ghost def init action by require else let if then for in "
-    "forall exists count map some none true false and or not implies iff assert invariant "
-    "transition cover expect holds violated reachable unreachable within old bool option set "
-    "with".split()
+    ["spec", "const", "type", "enum", "record", "var", "ghost", "def", "init", "action", "by", "require", "else", "let", "if", "then", "for", "in", "forall", "exists", "count", "map", "some", "none", "true", "false", "and", "or", "not", "implies", "iff", "assert", "invariant", "transition", "cover", "expect", "holds", "violated", "reachable", "unreachable", "within", "old", "bool", "option", "set", "with"]
 )
 
 
@@ -107,16 +104,17 @@ def _token_span(path: str, tok: Token) -> Span:
 def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
     path = source.path
     if isinstance(err, UnexpectedCharacters):
-        ch = source.text[err.pos_in_stream] if err.pos_in_stream < len(source.text) else "?"
+        pos = err.pos_in_stream or 0
+        ch = source.text[pos] if pos < len(source.text) else "?"
         span = Span(path, err.line, err.column, err.line, err.column + 1)
         hint = None
         if ch == '"':
             hint = 'a string literal may appear only as the title in `spec NAME "title"`, on one line'
-        elif source.text.startswith("/*", err.pos_in_stream):
+        elif source.text.startswith("/*", pos):
             hint = "this block comment is never closed with `*/`"
         elif ch == "'":
             hint = 'use double quotes for the spec title: spec NAME "title"'
-        elif source.text.startswith("||", err.pos_in_stream) or ch == "|":
+        elif source.text.startswith("||", pos) or ch == "|":
             hint = "write `or`"
         return Diagnostic("E001", f"unexpected character `{ch}`", span, hint=hint)
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
@@ -172,11 +170,10 @@ def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
 
 
 DECL_KEYWORDS = frozenset(
-    "spec const type enum record var ghost def init action invariant transition cover expect".split())
+    ["spec", "const", "type", "enum", "record", "var", "ghost", "def", "init", "action", "invariant", "transition", "cover", "expect"])
 # tokens after which a name is expected: a keyword there is a keyword used as a name
 NAMING_TOKENS = frozenset(
-    "var const type enum record def action invariant transition cover expect let for by LBRACE "
-    "COMMA LPAR COLON QUANT DOT".split())
+    ["var", "const", "type", "enum", "record", "def", "action", "invariant", "transition", "cover", "expect", "let", "for", "by", "LBRACE", "COMMA", "LPAR", "COLON", "QUANT", "DOT"])
 
 
 def _previous_token(source: SourceFile, tok: Token) -> str | None:

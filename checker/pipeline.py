@@ -70,12 +70,13 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
     if opts.engine not in ENGINES:
         raise ValueError(f"unknown engine {opts.engine!r}; available: {', '.join(ENGINES)}")
     deadline = time.monotonic() + opts.timeout if opts.timeout else None
+    stats: Stats | None = None
     if opts.engine == "explicit":
         results, stats = explore(spec, ExploreOptions(
             max_depth=opts.depth, max_states=opts.max_states, deadline=deadline, progress=opts.progress))
         engine = "explicit"
     else:
-        results, stats, engine = [], None, opts.engine
+        results, engine = [], opts.engine
         if opts.engine == "auto" and opts.depth is None:
             # an exhaustive search of a small state space is the fastest exact answer:
             # proved for these constants, violations with shortest traces
@@ -100,6 +101,7 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
     results.sort(key=lambda r: order[r.prop])
     if opts.only:
         results = [r for r in results if r.prop in opts.only]
+    assert stats is not None
     warnings = _vacuity(spec, opts, stats, engine, deadline) if opts.vacuity else ()
     return RunResult(spec.name, spec.path, engine, spec.consts, tuple(results), stats,
                      expectations(spec, results), warnings)

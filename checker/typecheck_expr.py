@@ -131,14 +131,14 @@ class ExprChecker:
                 else:
                     self.error("E028", f"`{n}` is not a constant; only `const` names may appear here", e.span)
                 return None
-            case ast.Unary(op="-", arg=a):
-                v = self.const_eval(a)
-                return None if v is None else -v
+            case ast.Unary(op="-", arg=operand):
+                neg = self.const_eval(operand)
+                return None if neg is None else -neg
             case ast.Binary(op=op, left=lft, right=rgt) if op in ("+", "-", "*"):
-                a, b = self.const_eval(lft), self.const_eval(rgt)
-                if a is None or b is None:
+                x, y = self.const_eval(lft), self.const_eval(rgt)
+                if x is None or y is None:
                     return None
-                r = a + b if op == "+" else a - b if op == "-" else a * b
+                r = x + y if op == "+" else x - y if op == "-" else x * y
                 return self.int_in_limit(r, e.span)
         self.error("E028", "expected an integer constant expression (literals, consts, + - *)", e.span)
         return None
@@ -317,11 +317,10 @@ class ExprChecker:
                 self.expect_type(BOOL, cond, c.span, "an `if` condition")
                 then = self.expr(a, scope, expected)
                 other = self.expr(b, scope, expected if expected is not None else then.type)
-                t = join(then.type, other.type)
-                if t is None:
+                joined = join(then.type, other.type)
+                if joined is None:
                     self.error("E020", f"the branches of `if` have different types: `{then.type}` and `{other.type}`", e.span)
-                    t = ANY
-                return ir.Ite(cond, then, other, t, e.span)
+                return ir.Ite(cond, then, other, joined if joined is not None else ANY, e.span)
             case ast.Binder():
                 return self.binder(e, scope)
             case ast.Call():
@@ -337,8 +336,6 @@ class ExprChecker:
             if self.reading_init is not None and n not in self.reading_init:
                 self.error("E031", f"`{n}` is read in `init` before it is assigned", e.span,
                            hint=f"assign `{n}` as a whole earlier in `init`")
-            if self.current_def is not None and False:  # defs may read state (contract example)
-                pass
             v = self.vars[self.var_index[n]]
             return ir.Var(self.var_index[n], n, v.type, e.span)
         decl = self.decl_of.get(n)

@@ -232,8 +232,8 @@ def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int 
             solver.add(un.at(enc.domain, k))
             goals = []
             if "well_defined" not in results and wd_open:
-                err = _or(*(_and(enc.act == enc.index[a.name], enc.step_wd[a.name]) for a in spec.actions))
-                goals.append(("well_defined", "well_defined", Verdict.VIOLATED, un.at(err, k), True))
+                step_err = _or(*(_and(enc.act == enc.index[a.name], enc.step_wd[a.name]) for a in spec.actions))
+                goals.append(("well_defined", "well_defined", Verdict.VIOLATED, un.at(step_err, k), True))
             for p in asserts:
                 if p.name in results:
                     continue
