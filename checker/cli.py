@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after this long; undecided properties say `unknown (time-out)`")
     p.add_argument("--seed", type=_positive, default=0, metavar="N",
                    help="solver random seed (default 0: runs are reproducible)")
+    p.add_argument("--jobs", type=_positive, default=1, metavar="N",
+                   help="run the per-property proofs in N processes (default 1)")
     p.add_argument("--no-vacuity", action="store_true",
                    help="skip the warnings on never-enabled actions and empty invariants")
     p.add_argument("--only", action="append", default=[], metavar="PROPERTY",
@@ -161,7 +163,8 @@ def _main(argv: Sequence[str] | None) -> int:
                       f"({states / max(dt, 1e-9):,.0f} states/s)", file=sys.stderr, flush=True)
         result = run(spec, RunOptions(engine=args.engine, depth=args.depth, max_states=args.max_states,
                                       timeout=args.timeout, only=tuple(args.only), progress=progress,
-                                      overrides=overrides, seed=args.seed, vacuity=not args.no_vacuity))
+                                      overrides=overrides, seed=args.seed, vacuity=not args.no_vacuity,
+                                      jobs=max(args.jobs, 1)))
     except SpecError as err:
         for d in err.diagnostics:
             print(render(d, source if source and d.span.path == source.path else _try_source(d.span.path),

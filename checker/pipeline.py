@@ -37,6 +37,7 @@ class RunOptions:
     progress: Progress | None = None
     overrides: Mapping[str, int] = field(default_factory=dict)
     seed: int = 0
+    jobs: int = 1  # processes for the per-property proofs (PDR)
     vacuity: bool = True  # warn on never-enabled actions, never-taken codes, empty invariants
 
 
@@ -92,7 +93,7 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
             from checker.smt import Budget
 
             depth = opts.depth if opts.depth is not None else DEFAULT_DEPTH
-            results, stats = run_engines(spec, opts.engine, depth, Budget(deadline), opts.seed)
+            results, stats = run_engines(spec, opts.engine, depth, Budget(deadline), opts.seed, jobs=opts.jobs)
             engine = opts.engine if opts.engine != "auto" else "auto (z3: bmc, induction, pdr)"
     interp = Interpreter(spec)
     for r in results:

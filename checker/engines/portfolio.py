@@ -28,8 +28,44 @@ ENGINES = ("bmc", "induction", "pdr", "auto")
 MAX_K = 4
 
 
+def _pdr_job(path: str, consts: tuple[tuple[str, int], ...], name: str, deadline: float | None,
+             seed: int) -> tuple[str, str, str | None]:
+    """One PDR query in a worker process: reload the spec (same constants), encode, prove."""
+    from checker.parse import parse
+    from checker.source import SourceFile
+    from checker.typecheck import check as typecheck
+
+    with open(path, encoding="utf-8") as fh:
+        spec = typecheck(parse(SourceFile(path, fh.read())), dict(consts))
+    init = _init(spec)
+    if init is None:
+        return name, "unknown", "init failed"
+    verdict, why = pdr_prove(spec, StepEncoding(spec), init, spec.property(name), Budget(deadline), None, seed)
+    return name, verdict, why
+
+
+def _pdr_many(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], names: list[str], budget: Budget,
+              seed: int, jobs: int) -> dict[str, tuple[str, str | None]]:
+    """PDR for several properties: in `jobs` processes when there is more than one."""
+    import os
+
+    if jobs > 1 and len(names) > 1 and os.path.exists(spec.path):
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(jobs, len(names))) as pool:
+            futures = [pool.submit(_pdr_job, spec.path, spec.consts, n, budget.deadline, seed) for n in names]
+            return {n: (v, why) for n, v, why in (f.result() for f in futures)}
+    out: dict[str, tuple[str, str | None]] = {}
+    for n in names:
+        if budget.expired():
+            out[n] = ("unknown", "time-out")
+            continue
+        out[n] = pdr_prove(spec, enc, init, spec.property(n), budget, None, seed)
+    return out
+
+
 def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: int = 0,
-                progress: Any = None) -> tuple[list[Result], Stats]:
+                progress: Any = None, jobs: int = 1) -> tuple[list[Result], Stats]:
     t0 = time.monotonic()
     enc = StepEncoding(spec)
     init = _init(spec)
@@ -70,35 +106,35 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
                 proved_invs.append(name)
     # 5. PDR finds the strengthening itself
     if engine in ("pdr", "auto"):
-        for name in [n for n in open_invs if n not in proved_invs]:
-            if budget.expired():
-                break
-            verdict, why = pdr_prove(spec, enc, init, spec.property(name), budget, None, seed)
+        todo = [n for n in open_invs if n not in proved_invs]
+        for name, (verdict, why) in _pdr_many(spec, enc, init, todo, budget, seed, jobs).items():
             if verdict == "proved":
                 by[name] = _proved(by[name], "PDR (Spacer)", t0)
                 proved_invs.append(name)
             elif verdict == "unknown" and why:
                 by[name] = replace(by[name], note=f"PDR: {why}")
-    _derive(spec, enc, proved_invs, budget, seed, by, engine, t0, use_pdr=engine in ("pdr", "auto"), init=init)
+    _derive(spec, enc, proved_invs, budget, seed, by, engine, t0, use_pdr=engine in ("pdr", "auto"), init=init,
+            jobs=jobs)
     return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0)
 
 
 def _derive(spec: ir.Spec, enc: StepEncoding, proved_invs: list[str], budget: Budget, seed: int,
             by: dict[str, Result], engine: str, t0: float, use_pdr: bool = False,
-            init: tuple[Any, ...] | None = None) -> None:
+            init: tuple[Any, ...] | None = None, jobs: int = 1) -> None:
     """Prove open transitions, asserts, covers (unreachable) and well_defined."""
     rest = [p for p in spec.properties if p.kind != "invariant" and _open(by.get(p.name))]
     if not rest or budget.expired():
         return
     d = derived(spec, enc, proved_invs, budget, rest, seed)
     for p in rest:
-        base = by.get(p.name) or Result(p.name, p.kind, Verdict.UNKNOWN, engine=engine)
         if d.get(p.name):
+            base = by.get(p.name) or Result(p.name, p.kind, Verdict.UNKNOWN, engine=engine)
             by[p.name] = _proved(base, "from the proved invariants" if proved_invs else "induction", t0)
-        elif use_pdr and init is not None and not budget.expired():
-            verdict, _why = pdr_prove(spec, enc, init, p, budget, None, seed)
-            if verdict == "proved":
-                by[p.name] = _proved(base, "PDR (Spacer)", t0)
+    todo = [p.name for p in rest if not d.get(p.name)]
+    if use_pdr and init is not None and todo and not budget.expired():
+        for name, (verdict, _why) in _pdr_many(spec, enc, init, todo, budget, seed, jobs).items():
+            if verdict == "proved" and name in by:
+                by[name] = _proved(by[name], "PDR (Spacer)", t0)
 
 
 def _open(r: Result | None) -> bool:

@@ -114,3 +114,25 @@ invariant real: x != 3
         assert any("NEGATIVE" in x for x in w), (engine, w)
         assert not any("FULL" in x for x in w), (engine, w)
         assert any("`tautology` is true of every state" in x for x in w), (engine, w)
+
+
+def test_jobs_run_the_proofs_in_processes_with_the_same_verdicts(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from checker.pipeline import load
+
+    text = CHAIN.replace("expect not_eight holds", "") + """
+var b: 0 .. 9
+action toggle_b() { require b <= 1; b = 1 - b }
+action drift_b() { require b >= 2 and b < 9; b = b + 1 }
+invariant b_not_eight: b != 8
+""".replace("init { a = 0 }", "")
+    text = text.replace("init { a = 0 }", "init { a = 0  b = 0 }")
+    path = Path(str(tmp_path)) / "two.tee"
+    path.write_text(text)
+    _, spec = load(str(path))
+    for jobs in (1, 2):
+        res = run(spec, RunOptions(engine="auto", depth=3, jobs=jobs, vacuity=False)).results
+        by = {r.prop: r for r in res}
+        assert by["not_eight"].verdict is Verdict.PROVED and by["b_not_eight"].verdict is Verdict.PROVED, jobs
+        assert by["b_not_eight"].reason == "PDR (Spacer)"
