@@ -55,8 +55,10 @@ def check(solver: z3.Solver, budget: Budget, *assumptions: z3.BoolRef) -> tuple[
     if r == z3.unsat:
         return Answer.UNSAT, None
     reason = solver.reason_unknown() or "solver gave up"
-    if budget.expired() or "timeout" in reason or "canceled" in reason:
+    if budget.expired() or "timeout" in reason:
         reason = "time-out"
+    elif "canceled" in reason:
+        reason = "interrupted"
     return Answer.UNKNOWN, reason
 
 

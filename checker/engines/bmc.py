@@ -269,7 +269,10 @@ def _finish(spec: ir.Spec, results: dict[str, Result], ill: set[str], depth: int
             out.append(Result(p.name, p.kind, Verdict.UNKNOWN, reason="not well defined in a reachable state: see well_defined",
                               time_s=elapsed, engine="bmc"))
         elif stopped and stopped not in ("all properties decided",):
-            out.append(Result(p.name, p.kind, Verdict.UNKNOWN, reason=stopped, time_s=elapsed, engine="bmc"))
+            done = depth - 1  # depth `depth` was being checked when the run stopped
+            why = f"{stopped}; holds to depth {done}" if done >= 0 and p.kind != "cover" else (
+                f"{stopped}; not reached within depth {done}" if done >= 0 else stopped)
+            out.append(Result(p.name, p.kind, Verdict.UNKNOWN, reason=why, time_s=elapsed, engine="bmc"))
         elif p.kind == "cover":
             out.append(Result(p.name, p.kind, Verdict.UNKNOWN, reason=f"not reached within depth {depth}",
                               time_s=elapsed, engine="bmc"))

@@ -92,6 +92,10 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
     # 3. BMC for what is open, with the proved invariants assumed in every frame
     results, stats = bmc(spec, enc, depth, budget, seed, progress, decided=frozenset(by),
                          assume=tuple(proved_invs))
+    if stats.stopped in ("interrupted", "time-out"):
+        for r in results:
+            by[r.prop] = replace(r, cti=ctis.get(r.prop))
+        return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0)
     for r in results:
         by[r.prop] = replace(r, cti=ctis.get(r.prop))
     open_invs = [n for n in invariants if by[n].verdict is Verdict.HOLDS_TO_DEPTH]
