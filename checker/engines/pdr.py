@@ -65,6 +65,8 @@ def pdr_prove(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], prop: ir.
     try:
         r = fp.query(query)
     except z3.Z3Exception as err:
+        if "canceled" in str(err):
+            return "unknown", "time-out" if budget.expired() else "interrupted"
         return "unknown", f"solver error: {err}"
     if r == z3.unsat:
         return "proved", None
