@@ -229,8 +229,47 @@ class StepEncoding:
         same = _and(*(eq(p, n, t) for p, n, t in zip(self.post, nxt, types, strict=True)))
         return _and(_or(*guards), same, self.out == out)
 
-    def state_domain(self, state_consts: list[Any]) -> Any:
-        return TRUE
+    # ------------------------------------------------------------------ what goes wrong
+    def step_error(self) -> Any:
+        """The step out of `pre` (by `act`, `params`) is ill-defined."""
+        return _or(*(_and(self.act == self.index[a.name], self.step_wd[a.name]) for a in self.spec.actions))
+
+    def assert_fails(self, prop: str, exclusive: bool = False) -> Any:
+        """The step out of `pre` fails the `assert` `prop` (exclusive: and is well defined
+        up to there, as the interpreter would report the assert, not an earlier error)."""
+        cases = []
+        for a in self.spec.actions:
+            obs = self.actions[a.name].asserts.get(prop)
+            if obs:
+                ok = [_not(o.cond) for o in self.actions[a.name].wd] if exclusive else []
+                cases.append(_and(self.act == self.index[a.name], *ok, _or(*(o.cond for o in obs))))
+        return _or(*cases)
+
+    def ill_defined(self, name: str) -> Any:
+        """Evaluating property `name` (over pre, or the step for transitions) goes wrong."""
+        return _or(*(o.cond for o in self.prop_wd[name]))
+
+    def anything_ill_defined(self) -> Any:
+        """Some step, state property or transition property is ill-defined here."""
+        state = _or(*(self.ill_defined(p.name) for p in self.spec.properties if p.kind in ("invariant", "cover")))
+        trans = _and(self.trans, _or(*(self.ill_defined(p.name) for p in self.spec.properties
+                                        if p.kind == "transition")))
+        return _or(self.step_error(), state, trans)
+
+    def bad(self, prop: ir.Property) -> Any:
+        """A state (and step) that refutes `prop` (for a cover: that reaches it)."""
+        match prop.kind:
+            case "invariant":
+                return _or(_not(self.props[prop.name]), self.ill_defined(prop.name))
+            case "cover":
+                return self.props[prop.name]
+            case "transition":
+                return _and(self.trans, _or(_not(self.props[prop.name]), self.ill_defined(prop.name)))
+            case "assert":
+                return self.assert_fails(prop.name)
+            case "well_defined":
+                return self.anything_ill_defined()
+        raise ValueError(prop.kind)
 
     # ------------------------------------------------------------------ instantiation
     def frame_pairs(self, k: int) -> list[tuple[Any, Any]]:

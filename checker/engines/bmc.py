@@ -232,15 +232,11 @@ def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int 
             solver.add(un.at(enc.domain, k))
             goals = []
             if "well_defined" not in results and wd_open:
-                step_err = _or(*(_and(enc.act == enc.index[a.name], enc.step_wd[a.name]) for a in spec.actions))
-                goals.append(("well_defined", "well_defined", Verdict.VIOLATED, un.at(step_err, k), True))
+                goals.append(("well_defined", "well_defined", Verdict.VIOLATED, un.at(enc.step_error(), k), True))
             for p in asserts:
                 if p.name in results:
                     continue
-                conds = [_and(enc.act == enc.index[a.name], *[z3.Not(o.cond) for o in enc.actions[a.name].wd],
-                              _or(*(o.cond for o in enc.actions[a.name].asserts.get(p.name, []))))
-                         for a in spec.actions if p.name in enc.actions[a.name].asserts]
-                goals.append((p.name, "assert", Verdict.VIOLATED, un.at(_or(*conds), k), True))
+                goals.append((p.name, "assert", Verdict.VIOLATED, un.at(enc.assert_fails(p.name, exclusive=True), k), True))
             settle(goals, k)
             solver.add(un.at(enc.trans, k))
             if all(p.name in results or p.name in decided for p in spec.properties):

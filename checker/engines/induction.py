@@ -136,25 +136,9 @@ def derived(spec: ir.Spec, enc: StepEncoding, inv_names: list[str], budget: Budg
         solver.add(un.at(_good(enc, n), 0))
     res: dict[str, str | None] = {}
     for p in todo:
-        if p.kind == "transition":
-            wd = enc.prop_wd[p.name]
-            q = _and(un.at(enc.trans, 0), z3.Or(z3.Not(un.at(enc.props[p.name], 0)),
-                                               *(un.at(o.cond, 0) for o in wd)))
-        elif p.kind == "assert":
-            q = _or(*(_and(enc.act == enc.index[a.name], _or(*(o.cond for o in enc.actions[a.name].asserts[p.name])))
-                      for a in spec.actions if p.name in enc.actions[a.name].asserts))
-            q = un.at(q, 0)
-        elif p.kind == "cover":
-            q = un.at(enc.props[p.name], 0)
-        elif p.kind == "well_defined":
-            step_err = _or(*(_and(enc.act == enc.index[a.name], enc.step_wd[a.name]) for a in spec.actions))
-            prop_err = _or(*(o.cond for q_ in spec.properties if q_.kind in ("invariant", "cover")
-                             for o in enc.prop_wd[q_.name]))
-            tr_err = _and(enc.trans, _or(*(o.cond for q_ in spec.properties if q_.kind == "transition"
-                                           for o in enc.prop_wd[q_.name])))
-            q = un.at(_or(step_err, prop_err, tr_err), 0)
-        else:
+        if p.kind not in ("transition", "assert", "cover", "well_defined"):
             continue
+        q = un.at(enc.bad(p), 0)
         solver.push()
         solver.add(q)
         ans, _ = check(solver, budget)

@@ -16,7 +16,7 @@ from typing import Any
 import z3
 
 from checker import ir
-from checker.encode import _and, _or, lift
+from checker.encode import _and, lift
 from checker.encode import eq as sym_eq
 from checker.encode_step import StepEncoding
 from checker.smt import Budget
@@ -41,24 +41,9 @@ def pdr_prove(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], prop: ir.
     init_eq = _and(*(sym_eq(v, lift(x, var.type), var.type) for v, x, var in zip(enc.pre, init, spec.vars, strict=True)))
     fp.rule(reach(*pre), init_eq)
     fp.rule(reach(*post), [reach(*pre), enc.domain, enc.trans])
-    if prop.kind == "invariant":
-        wd = enc.prop_wd[prop.name]
-        bad = _or(z3.Not(enc.props[prop.name]), *(o.cond for o in wd))
-    elif prop.kind == "cover":
-        bad = enc.props[prop.name]
-    elif prop.kind == "transition":
-        wd = enc.prop_wd[prop.name]
-        bad = _and(enc.trans, _or(z3.Not(enc.props[prop.name]), *(o.cond for o in wd)))
-    elif prop.kind == "assert":
-        bad = _or(*(_and(enc.act == enc.index[a.name], _or(*(o.cond for o in enc.actions[a.name].asserts[prop.name])))
-                    for a in spec.actions if prop.name in enc.actions[a.name].asserts))
-    elif prop.kind == "well_defined":
-        step_err = _or(*(_and(enc.act == enc.index[a.name], enc.step_wd[a.name]) for a in spec.actions))
-        prop_err = _or(*(o.cond for q in spec.properties if q.kind in ("invariant", "cover") for o in enc.prop_wd[q.name]))
-        tr_err = _and(enc.trans, _or(*(o.cond for q in spec.properties if q.kind == "transition"
-                                       for o in enc.prop_wd[q.name])))
-        bad = _or(step_err, prop_err, tr_err)
-    else:
+    try:
+        bad = enc.bad(prop)
+    except ValueError:
         return "unknown", f"unsupported property kind {prop.kind}"
     facts = [enc.props[a] for a in (assumed or []) if a in enc.props]
     query = _and(reach(*pre), enc.domain, bad, *facts)
