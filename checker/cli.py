@@ -26,6 +26,7 @@ from checker.report.text import render as render_text
 from checker.source import SourceFile
 
 EXIT_OK, EXIT_VIOLATION, EXIT_SPEC_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+FORMATS = ("text", "json", "markdown", "sarif", "junit")
 
 DESCRIPTION = """\
 Check the isolation and integrity properties of a TEE state machine written in .tee.
@@ -50,6 +51,8 @@ examples:
   tee-check examples/rmp_core.tee --set PAGES=3 --set GUESTS=2
   tee-check spec/snp.tee --depth 10 --timeout 60
   tee-check spec/snp.tee --only integrity --no-trace
+  tee-check spec/snp.tee --report-dir reports/     # report.json, .md, .sarif, junit.xml, ITF traces
+  tee-check report reports/report.json --format markdown
 """
 
 
@@ -113,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour output (auto: when stdout is a terminal and NO_COLOR is unset)")
     p.add_argument("--progress", action="store_true", help="print search progress to stderr")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="what to print on stdout (default text; the others are for machines)")
+    p.add_argument("--report-dir", metavar="DIR",
+                   help="also write every report there: report.json, report.md, report.sarif, junit.xml, "
+                        "traces/*.itf.json (regenerate with `tee-check report DIR/report.json`)")
     p.add_argument("--version", action="version", version=f"tee-check {__version__}")
     return p
 
@@ -137,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "report":
+        return report_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -181,8 +192,60 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as err:  # noqa: BLE001 - anything else is our bug, not the user's
         _internal(err, "unexpected exception")
         return EXIT_INTERNAL
-    print(render_text(result, spec, source, color=color, traces=not args.no_trace))
+    if args.format == "text":
+        print(render_text(result, spec, source, color=color, traces=not args.no_trace))
+    if args.format != "text" or args.report_dir:
+        from checker.report.model import build
+
+        model = build(result, spec, source.text if source else None)
+        if args.format != "text":
+            print(_render_model(model, args.format), end="")
+        if args.report_dir:
+            from checker.report.write import write_all
+
+            try:
+                written = write_all(model, args.report_dir)
+            except OSError as err:
+                print(f"tee-check: error: cannot write reports to {args.report_dir}: {err}", file=sys.stderr)
+                return EXIT_SPEC_ERROR
+            print(f"tee-check: wrote {len(written)} report files to {args.report_dir}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_VIOLATION
+
+
+def _render_model(model: object, fmt: str) -> str:
+    from checker.report import json_report, junit, markdown, sarif
+
+    renderers = {"json": json_report.render, "markdown": markdown.render, "sarif": sarif.render,
+                 "junit": junit.render}
+    return renderers[fmt](model)  # type: ignore[arg-type]
+
+
+def report_main(argv: Sequence[str]) -> int:
+    """`tee-check report report.json [--format F] [--report-dir DIR]`: regenerate reports."""
+    p = argparse.ArgumentParser(prog="tee-check report",
+                                description="Regenerate reports from a report.json written by --report-dir.")
+    p.add_argument("report", metavar="report.json")
+    p.add_argument("--format", choices=FORMATS[1:], default="markdown")
+    p.add_argument("--report-dir", metavar="DIR", help="write every format there")
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_OK if exit_.code in (0, None) else EXIT_SPEC_ERROR
+    from checker.report import json_report
+
+    try:
+        with open(args.report, encoding="utf-8") as fh:
+            model = json_report.load(fh.read())
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        print(f"tee-check: error: {args.report} is not a readable report.json: {err}", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    if args.report_dir:
+        from checker.report.write import write_all
+
+        write_all(model, args.report_dir)
+    else:
+        print(_render_model(model, args.format), end="")
+    return EXIT_OK
 
 
 def _try_source(path: str) -> SourceFile | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from checker import ir
+from checker.explain import explain
+from checker.interp import Interpreter
 from checker.result import Result, RunResult, Trace, Verdict
 from checker.source import SourceFile, Span
 from checker.values import leaves, show, state_diff
@@ -118,6 +120,15 @@ def render_trace(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style,
             for path, a, b in state_diff(spec, prev, step.state):
                 out.append(f"       {path}: {a} -> {b}")
             prev = step.state
+    if tr.failure is None:
+        try:
+            why = explain(spec, r, Interpreter(spec), source.text if source else None)
+        except Exception:  # noqa: BLE001 - an explanation is a courtesy, never a crash
+            why = None
+        if why is not None:
+            what = "false" if r.verdict is Verdict.VIOLATED else "true"
+            out.append(st("1", f"  why `{r.prop}` is {what} here:"))
+            out.extend("    " + line for line in why.lines())
     if tr.failure is not None:
         sp = tr.failure.span
         out.append(st("31", f"  {tr.failure.message}") + f"  ({sp.path}:{sp.line}:{sp.col})")
