@@ -29,12 +29,16 @@ What is guaranteed:
   (domain.md section 4): replaying old ciphertext at the same address decrypts to the old
   plaintext.  That is the point of these models, not a bug.
 
-How it is fast: AES runs in a few large ECB calls (``update_into`` into reusable buffers); the
-XTS tweaks ``E_K2(i) * alpha^j`` are computed for all units of a chunk at once with numpy on two
-uint64 lanes (GF(2^128) multiply by ``alpha^r`` = 128-bit shift by ``r`` with the overflow reduced
-by ``x^7 + x^2 + x + 1``), and large inputs are processed in chunks of about 1 MiB so the extra
-memory stays around one chunk.  Tiny calls (a cache line or two, as the state-machine models do)
-take a pure-Python path with 128-bit ints that avoids numpy's per-call overhead.
+How it is fast: AES runs in a few large ECB calls (``update_into`` into reusable buffers) and
+everything else is numpy on uint64 lanes in chunks of about 1 MiB.  Block ``j = R*q + r`` of a
+unit has the XTS tweak ``E_K2(i) * alpha^(R*q) * alpha^r`` (R = 8, or the whole unit when it
+has at most 8 blocks): one ECB call gives ``T0 = E_K2(i)`` for every unit, log steps over q give
+the per-unit base (1/R of the blocks, 4 KiB pages only), and each further row r is one doubling
+of the previous row (four numpy calls on contiguous (lo, hi) planes; the bit leaving the top
+comes back as 0x87).  One 2-D transposing copy puts the tweaks in unit-major order, then
+``P ^ T``, ECB in place into the output, ``^ T``.  Scratch buffers are reused across calls and the
+extra memory stays around two chunks.  Tiny calls (a cache line or two, as the state-machine
+models do) take a pure-Python path with 128-bit ints that avoids numpy's per-call overhead.
 """
 
 from __future__ import annotations
@@ -58,8 +62,6 @@ _MASK64 = (1 << 64) - 1
 _MASK128 = (1 << 128) - 1
 _CHUNK_BYTES = 1 << 20  # data processed per inner iteration of a large call
 _SMALL_BYTES = 512  # at or below this a call takes the pure-Python path
-_U1 = np.uint64(1)
-_V16 = np.dtype("V16")
 
 
 def as_units(data: Any, unit_bytes: int) -> np.ndarray:
@@ -92,10 +94,12 @@ class _Scratch:
     def __init__(self) -> None:
         self._bufs: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, nbytes: int) -> np.ndarray:
+    def get(self, name: str, nbytes: int, *, zero: bool = False) -> np.ndarray:
+        """``nbytes`` of the buffer ``name``; ``zero``: a new buffer starts zero-filled."""
         buf = self._bufs.get(name)
         if buf is None or buf.size < nbytes:
-            buf = np.empty(nbytes, dtype=np.uint8)
+            self._bufs.pop(name, None)  # free the old one first: it must not count twice
+            buf = np.zeros(nbytes, dtype=np.uint8) if zero else np.empty(nbytes, dtype=np.uint8)
             self._bufs[name] = buf
         return buf[:nbytes]
 
@@ -141,70 +145,94 @@ class PlainEngine(Engine):
 
 
 # ---------------------------------------------------------------- GF(2^128) on two uint64 lanes
-def _mul_alpha64(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi) * alpha^64: shift the 128-bit value by one lane, reduce the lane that fell off.
-
-    x^128 = x^7 + x^2 + x + 1 (IEEE 1619 section 5.2), so the outgoing 64 bits h come back as
-    h*0x87, a 71-bit carry-less product split over both lanes.
-    """
-    red_lo = hi ^ (hi << _U1) ^ (hi << np.uint64(2)) ^ (hi << np.uint64(7))
-    red_hi = (hi >> np.uint64(63)) ^ (hi >> np.uint64(62)) ^ (hi >> np.uint64(57))
-    return red_lo, lo ^ red_hi
+# The tweak of block j of a data unit is T0 * alpha^j in GF(2^128) (IEEE 1619 section 5.2), a
+# 128-bit little-endian value held here as two uint64 lanes (lo, hi).  Multiplying by alpha^s
+# shifts the 128 bits left by s and folds the s bits h that leave the top back in as the
+# carry-less product h * 0x87 (x^128 = x^7 + x^2 + x + 1).
+_SH = {k: np.uint64(k) for k in range(65)}
+_X87 = np.uint64(0x87)
 
 
-def _mul_alpha_s(
+def _clmul87(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Carry-less ``h * 0x87`` of 64-bit h as (low 64 bits, high 7 bits)."""
+    low = h ^ (h << _SH[1]) ^ (h << _SH[2]) ^ (h << _SH[7])
+    high = (h >> _SH[63]) ^ (h >> _SH[62]) ^ (h >> _SH[57])
+    return low, high
+
+
+def _mul_alpha_s_into(
     lo: np.ndarray, hi: np.ndarray, lo_d: np.ndarray, hi_d: np.ndarray, h: np.ndarray, t: np.ndarray, s: int
 ) -> None:
-    """(lo_d, hi_d) = (lo, hi) * alpha^s for 1 <= s <= 57, elementwise over equal-shape arrays.
+    """(lo_d, hi_d) = (lo, hi) * alpha^s for 1 <= s <= 56, in place into preallocated arrays.
 
-    A 128-bit shift by s across the two lanes; the s bits h that leave the top come back as the
-    carry-less product h * 0x87 (x^128 = x^7 + x^2 + x + 1, IEEE 1619 section 5.2), which stays
-    inside the low lane because s + 7 <= 64.  ``h`` and ``t`` are scratch of the same shape.
+    A 128-bit shift by s across the two lanes; the s bits h that leave the top come back as
+    h * 0x87 carry-less, which stays in the low lane because s + 7 <= 64.  ``h``, ``t``: scratch.
     """
-    sh = np.uint64(s)
-    back = np.uint64(64 - s)
-    np.left_shift(lo, sh, out=lo_d)
-    np.left_shift(hi, sh, out=hi_d)
-    np.right_shift(lo, back, out=t)
-    hi_d ^= t
-    np.right_shift(hi, back, out=h)
-    lo_d ^= h
+    np.left_shift(lo, _SH[s], out=lo_d)
+    np.left_shift(hi, _SH[s], out=hi_d)
+    np.right_shift(lo, _SH[64 - s], out=t)
+    np.bitwise_or(hi_d, t, out=hi_d)
+    np.right_shift(hi, _SH[64 - s], out=h)
+    np.bitwise_xor(lo_d, h, out=lo_d)
     for k in (1, 2, 7):
-        np.left_shift(h, np.uint64(k), out=t)
-        lo_d ^= t
+        np.left_shift(h, _SH[k], out=t)
+        np.bitwise_xor(lo_d, t, out=lo_d)
 
 
-def _tweak_planes(t0: np.ndarray, blocks: int, buf_a: np.ndarray, buf_b: np.ndarray) -> np.ndarray:
-    """All XTS tweaks ``T0[u] * alpha^j`` (j < blocks) as a uint64 array (R, Q, m, 2) in ``buf_b``.
+def _mul_alpha64_inplace(lo: np.ndarray, hi: np.ndarray, h: np.ndarray, t: np.ndarray) -> None:
+    """(lo, hi) *= alpha^64: hi leaves the top and comes back as hi * 0x87 (71 bits) over both lanes."""
+    np.left_shift(hi, _SH[1], out=t)
+    np.bitwise_xor(t, hi, out=t)
+    np.left_shift(hi, _SH[2], out=h)
+    np.bitwise_xor(t, h, out=t)
+    np.left_shift(hi, _SH[7], out=h)
+    np.bitwise_xor(t, h, out=t)  # t = low 64 bits of hi * 0x87
+    for k in (63, 62, 57):
+        np.right_shift(hi, _SH[k], out=h)
+        np.bitwise_xor(lo, h, out=lo)  # lo ^ the 7 high bits: the new hi
+    np.copyto(hi, lo)
+    np.copyto(lo, t)
 
-    ``j = R*q + r`` with ``R = min(blocks, 64)``.  Rows are block positions r and columns the
-    (q, unit) pairs, so every numpy operation runs over long contiguous rows with a scalar shift:
-    row 0 holds ``T0 * alpha^(64 q)`` and rows ``[s, 2s)`` are rows ``[0, s)`` times ``alpha^s``
-    (s = 1, 2, 4, ..., 32).  ``buf_a`` and ``buf_b`` are uint64 scratch of ``2 * R * Q * m`` words.
+
+def _mul_alpha_k_into(
+    lo: np.ndarray, hi: np.ndarray, lo_d: np.ndarray, hi_d: np.ndarray, h: np.ndarray, t: np.ndarray, k: int
+) -> None:
+    """(lo_d, hi_d) = (lo, hi) * alpha^k for k = 64*a + b with b <= 56 (scratch ``h``, ``t``)."""
+    a, b = divmod(k, 64)
+    if b > 56:
+        raise ValueError(f"alpha^{k}: the remainder mod 64 must be at most 56")
+    if b:
+        _mul_alpha_s_into(lo, hi, lo_d, hi_d, h, t, b)
+    else:
+        np.copyto(lo_d, lo)
+        np.copyto(hi_d, hi)
+    for _ in range(a):
+        _mul_alpha64_inplace(lo_d, hi_d, h, t)
+
+
+_LANE_K = np.array([[1], [0x87]], dtype=np.uint64)
+
+
+def _double_into(x: np.ndarray, y: np.ndarray, c: np.ndarray) -> None:
+    """y = x * alpha for planes ``x = (lo, hi)`` of shape (2, n): four numpy calls.
+
+    Both lanes shift left by one; the bit leaving lo enters hi, and the bit leaving hi comes back
+    as 0x87 (one bit times 0x87 is an ordinary product).  ``c``: (2, n) scratch.  Bit 0 of
+    ``x << 1`` is zero, so XOR adds the carries.
     """
-    m = t0.shape[0]
-    r_len = min(blocks, 64)
-    q_len = blocks // r_len
-    n = q_len * m
-    words = r_len * n
-    lo = buf_a[:words].reshape(r_len, n)
-    hi = buf_a[words : 2 * words].reshape(r_len, n)
-    h_all = buf_b[:words].reshape(r_len, n)
-    t_all = buf_b[words : 2 * words].reshape(r_len, n)
-    lo[0, :m] = t0[:, 0]
-    hi[0, :m] = t0[:, 1]
-    for q in range(1, q_len):
-        a, b = (q - 1) * m, q * m
-        lo[0, b : b + m], hi[0, b : b + m] = _mul_alpha64(lo[0, a:b], hi[0, a:b])
-    s = 1
-    while s < r_len:
-        w = min(s, r_len - s)
-        _mul_alpha_s(lo[:w], hi[:w], lo[s : s + w], hi[s : s + w], h_all[:w], t_all[:w], s)
-        s *= 2
-    inter = buf_b[: 2 * words].reshape(r_len, n, 2)
-    inter[..., 0] = lo
-    inter[..., 1] = hi
-    return inter.reshape(r_len, q_len, m, 2)
+    np.left_shift(x, _SH[1], out=y)
+    np.right_shift(x, _SH[63], out=c)
+    np.multiply(c, _LANE_K, out=c)
+    np.bitwise_xor(y, c[::-1], out=y)
+
+
+def _row_split(blocks: int) -> int:
+    """Rows R of the tweak layout: block j = R*q + r, rows r computed by doubling."""
+    if blocks <= 8:
+        return blocks
+    if blocks % 8 == 0:
+        return 8
+    return blocks  # an odd unit of at most 64 blocks: one doubling per block
 
 
 class XtsEngine(Engine):
@@ -229,6 +257,7 @@ class XtsEngine(Engine):
         self._blocks = unit_bytes // BLOCK
         if self._blocks > 64 and self._blocks % 64:
             raise ValueError("XTS unit_bytes must be <= 1024 or a multiple of 1024")
+        self._rows = _row_split(self._blocks)
         self._scratch = _Scratch()
 
     # -- sector-level API (the IEEE vectors are stated with sector numbers) --------------------
@@ -252,45 +281,93 @@ class XtsEngine(Engine):
         n, ub = units.shape
         if n * ub <= _SMALL_BYTES:
             return self._run_small(units, sectors // np.uint64(divisor), encrypt=encrypt)
-        # chunks of ~1 MiB, or half the input when smaller, so the two scratch buffers of one
-        # chunk each stay at or below the data size
+        # chunks of ~_CHUNK_BYTES, or half the input when smaller, so that the scratch of one
+        # chunk (row planes + unit-major tweaks) stays at or below the data size
         per_chunk = max(1, min(_CHUNK_BYTES, n * ub // 2) // ub)
+        q_len = self._blocks // self._rows
+        base = self._base(sectors, divisor, q_len) if q_len > 1 else None
         # the output buffer has one spare block: update_into wants len(out) >= len(in) + 15
         out_flat = np.empty(n * ub + BLOCK, dtype=np.uint8)
         out = out_flat[: n * ub].reshape(n, ub)
         aes = self._enc1 if encrypt else self._dec1
         for start in range(0, n, per_chunk):
             stop = min(n, start + per_chunk)
-            tw = self._tweaks(sectors[start:stop], divisor)
+            tw = self._tweaks(sectors, divisor, start, stop, base)
             dst = out_flat[start * ub : stop * ub + BLOCK]
             body = dst[:-BLOCK].view(np.uint64)
             np.bitwise_xor(units[start:stop].reshape(-1).view(np.uint64), tw, out=body)
             aes.update_into(dst[:-BLOCK], dst)  # in place: ECB reads each block before writing it
-            body ^= tw
+            np.bitwise_xor(body, tw, out=body)
         return out
 
-    def _tweaks(self, sectors: np.ndarray, divisor: int) -> np.ndarray:
-        """Tweaks for units numbered ``sectors // divisor``: uint64 ``(m * blocks * 2,)``, unit-major."""
+    @staticmethod
+    def _unit_numbers(sectors: np.ndarray, divisor: int, out: np.ndarray | None = None) -> np.ndarray:
+        """``sectors // divisor`` (a shift when the divisor is a power of two)."""
+        if divisor & (divisor - 1) == 0:
+            return np.right_shift(sectors, _SH[divisor.bit_length() - 1], out=out)
+        return np.floor_divide(sectors, np.uint64(divisor), out=out)
+
+    def _t0(self, sectors: np.ndarray, divisor: int, out: np.ndarray) -> np.ndarray:
+        """``T0 = E_K2(sectors[u] // divisor as 16 bytes LE)``: uint64 ``(m, 2)`` in flat ``out`` (+1 block)."""
         m = sectors.shape[0]
+        sec = self._scratch.get("sectors", m * BLOCK, zero=True).view(np.uint64).reshape(m, 2)
+        self._unit_numbers(sectors, divisor, out=sec[:, 0])  # the high words stay zero
+        self._enc2.update_into(sec.view(np.uint8).reshape(-1), out[: 2 * m + 2].view(np.uint8))
+        return out[: 2 * m].reshape(m, 2)
+
+    def _tweaks(
+        self, sectors: np.ndarray, divisor: int, start: int, stop: int, base: np.ndarray | None
+    ) -> np.ndarray:
+        """Tweaks of units ``start:stop``: uint64 ``(m * blocks * 2,)`` in unit-major order.
+
+        Block ``j = R*q + r`` of unit u has tweak ``T0[u] * alpha^(R*q) * alpha^r``.  Row 0
+        (``T0 * alpha^(R*q)``, from ``base`` when Q > 1) is laid out as two planes (lo, hi) of
+        ``m*Q`` values; rows 1..R-1 follow by one doubling each (seven numpy calls on contiguous
+        planes).  One 2-D transposing copy of uint64 turns the ``(R, 2, m*Q)`` planes into
+        unit-major ``(m*Q, R, 2)`` blocks.
+        """
+        m = stop - start
         sc = self._scratch
-        sec = sc.get("sectors", m * BLOCK + BLOCK).view(np.uint64)
-        sec2 = sec[: 2 * m].reshape(m, 2)
-        np.floor_divide(sectors, np.uint64(divisor), out=sec2[:, 0])
-        sec2[:, 1] = 0
-        raw = sec.view(np.uint8)
-        self._enc2.update_into(raw[: m * BLOCK], raw)  # T0 = E_K2(i) in place: one ECB call
-        t0 = sec2
-        blocks = self._blocks
-        nbytes = m * blocks * BLOCK
-        buf_a = sc.get("a", nbytes).view(np.uint64)
-        buf_b = sc.get("b", nbytes).view(np.uint64)
-        planes = _tweak_planes(t0, blocks, buf_a, buf_b)  # (R, Q, m, 2) in buf_b
-        r_len, q_len = planes.shape[0], planes.shape[1]
-        # one transposing copy of 16-byte blocks into unit-major order (R, Q, m) -> (m, Q, R)
-        src = planes.reshape(-1).view(_V16).reshape(r_len, q_len, m)
-        dst = buf_a.view(_V16).reshape(m, q_len, r_len)
-        np.copyto(dst, src.transpose(2, 1, 0))
-        return buf_a
+        r_len = self._rows
+        q_len = self._blocks // r_len
+        nq = m * q_len
+        words = 2 * r_len * nq
+        tw = sc.get("tweaks", 8 * words + BLOCK).view(np.uint64)
+        planes = sc.get("planes", 8 * words).view(np.uint64).reshape(r_len, 2, nq)
+        if base is None:
+            t0 = self._t0(sectors[start:stop], divisor, tw)  # lands in the tweak buffer, overwritten below
+            np.copyto(planes[0, 0], t0[:, 0])
+            np.copyto(planes[0, 1], t0[:, 1])
+        else:  # row 0 from the base planes (2, Q, n): units start:stop, reordered to u*Q + q
+            np.copyto(planes[0].reshape(2, m, q_len), base[:, :, start:stop].transpose(0, 2, 1))
+        c = sc.get("carry", 16 * nq).view(np.uint64).reshape(2, nq)
+        for r in range(1, r_len):
+            _double_into(planes[r - 1], planes[r], c)
+        out = tw[:words]
+        np.copyto(out.reshape(nq, 2 * r_len), planes.reshape(2 * r_len, nq).T)
+        return out
+
+    def _base(self, sectors: np.ndarray, divisor: int, q_len: int) -> np.ndarray:
+        """``T0[u] * alpha^(R*q)`` for all units of the call: uint64 planes ``(2, Q, n)`` (lo, hi).
+
+        Log steps over q (rows ``[s, 2s)`` are rows ``[0, s)`` times ``alpha^(R*s)``) with in-place
+        numpy calls on reused buffers; this is 1/R of the tweak work.
+        """
+        n = sectors.shape[0]
+        sc = self._scratch
+        base = sc.get("base", 16 * q_len * n).view(np.uint64).reshape(2, q_len, n)
+        lo, hi = base[0], base[1]
+        t0 = self._t0(sectors, divisor, sc.get("base_t0", 16 * n + BLOCK).view(np.uint64))
+        np.copyto(lo[0], t0[:, 0])
+        np.copyto(hi[0], t0[:, 1])
+        half = (q_len + 1) // 2
+        tmp = sc.get("base_tmp", 16 * half * n).view(np.uint64).reshape(2, half, n)
+        s = 1
+        while s < q_len:
+            w = min(s, q_len - s)
+            _mul_alpha_k_into(lo[:w], hi[:w], lo[s : s + w], hi[s : s + w], tmp[0, :w], tmp[1, :w], self._rows * s)
+            s *= 2
+        return base
 
     def _run_small(self, units: np.ndarray, sectors: np.ndarray, *, encrypt: bool) -> np.ndarray:
         """Same result as the vectorised path, with Python ints (cheap for a line or two)."""
