@@ -94,12 +94,11 @@ class _Scratch:
     def __init__(self) -> None:
         self._bufs: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, nbytes: int, *, zero: bool = False) -> np.ndarray:
-        """``nbytes`` of the buffer ``name``; ``zero``: a new buffer starts zero-filled."""
+    def get(self, name: str, nbytes: int) -> np.ndarray:
         buf = self._bufs.get(name)
         if buf is None or buf.size < nbytes:
             self._bufs.pop(name, None)  # free the old one first: it must not count twice
-            buf = np.zeros(nbytes, dtype=np.uint8) if zero else np.empty(nbytes, dtype=np.uint8)
+            buf = np.empty(nbytes, dtype=np.uint8)
             self._bufs[name] = buf
         return buf[:nbytes]
 
@@ -307,12 +306,16 @@ class XtsEngine(Engine):
             return np.right_shift(sectors, _SH[divisor.bit_length() - 1], out=out)
         return np.floor_divide(sectors, np.uint64(divisor), out=out)
 
-    def _t0(self, sectors: np.ndarray, divisor: int, out: np.ndarray) -> np.ndarray:
-        """``T0 = E_K2(sectors[u] // divisor as 16 bytes LE)``: uint64 ``(m, 2)`` in flat ``out`` (+1 block)."""
+    def _t0(self, sectors: np.ndarray, divisor: int, sec: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``T0 = E_K2(sectors[u] // divisor as 16 bytes LE)``: uint64 ``(m, 2)`` in flat ``out`` (+1 block).
+
+        ``sec`` is uint64 scratch of ``2*m`` words for the ECB input.
+        """
         m = sectors.shape[0]
-        sec = self._scratch.get("sectors", m * BLOCK, zero=True).view(np.uint64).reshape(m, 2)
-        self._unit_numbers(sectors, divisor, out=sec[:, 0])  # the high words stay zero
-        self._enc2.update_into(sec.view(np.uint8).reshape(-1), out[: 2 * m + 2].view(np.uint8))
+        sec2 = sec[: 2 * m].reshape(m, 2)
+        self._unit_numbers(sectors, divisor, out=sec2[:, 0])
+        sec2[:, 1] = 0
+        self._enc2.update_into(sec2.view(np.uint8).reshape(-1), out[: 2 * m + 2].view(np.uint8))
         return out[: 2 * m].reshape(m, 2)
 
     def _tweaks(
@@ -335,12 +338,13 @@ class XtsEngine(Engine):
         tw = sc.get("tweaks", 8 * words + BLOCK).view(np.uint64)
         planes = sc.get("planes", 8 * words).view(np.uint64).reshape(r_len, 2, nq)
         if base is None:
-            t0 = self._t0(sectors[start:stop], divisor, tw)  # lands in the tweak buffer, overwritten below
+            # ECB input in the last row of the planes, output in the tweak buffer: both free here
+            t0 = self._t0(sectors[start:stop], divisor, planes[-1].reshape(-1), tw)
             np.copyto(planes[0, 0], t0[:, 0])
             np.copyto(planes[0, 1], t0[:, 1])
         else:  # row 0 from the base planes (2, Q, n): units start:stop, reordered to u*Q + q
             np.copyto(planes[0].reshape(2, m, q_len), base[:, :, start:stop].transpose(0, 2, 1))
-        c = sc.get("carry", 16 * nq).view(np.uint64).reshape(2, nq)
+        c = tw[: 2 * nq].reshape(2, nq)  # carries: the tweak buffer is free until the transpose
         for r in range(1, r_len):
             _double_into(planes[r - 1], planes[r], c)
         out = tw[:words]
@@ -357,11 +361,12 @@ class XtsEngine(Engine):
         sc = self._scratch
         base = sc.get("base", 16 * q_len * n).view(np.uint64).reshape(2, q_len, n)
         lo, hi = base[0], base[1]
-        t0 = self._t0(sectors, divisor, sc.get("base_t0", 16 * n + BLOCK).view(np.uint64))
+        t0 = self._t0(sectors, divisor, sc.get("base_sec", 16 * n).view(np.uint64), np.empty(2 * n + 2, np.uint64))
         np.copyto(lo[0], t0[:, 0])
         np.copyto(hi[0], t0[:, 1])
         half = (q_len + 1) // 2
-        tmp = sc.get("base_tmp", 16 * half * n).view(np.uint64).reshape(2, half, n)
+        # scratch: the chunk planes buffer, free until the chunk loop starts
+        tmp = sc.get("planes", 16 * half * n).view(np.uint64)[: 2 * half * n].reshape(2, half, n)
         s = 1
         while s < q_len:
             w = min(s, q_len - s)
