@@ -112,7 +112,8 @@ class _Exec:
             case ir.Assert(cond=c, prop=prop):
                 cv = enc.expr(c, cx, alive)
                 self.asserts.setdefault(prop, []).append(Obligation(_and(alive, _not(cv)), s.span, f"`assert` is false ({prop})"))
-                return alive
+                # interp raises AssertFailure here: nothing after a false assert is evaluated
+                return _and(alive, cv)
         raise AssertionError(s)
 
 
