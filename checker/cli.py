@@ -26,7 +26,7 @@ from checker.report.text import render as render_text
 from checker.source import SourceFile
 
 EXIT_OK, EXIT_VIOLATION, EXIT_SPEC_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
-FORMATS = ("text", "json", "markdown", "sarif", "junit")
+FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
 
 DESCRIPTION = """\
 Check the isolation and integrity properties of a TEE state machine written in .tee.
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="what to print on stdout (default text; the others are for machines)")
     p.add_argument("--report-dir", metavar="DIR",
-                   help="also write every report there: report.json, report.md, report.sarif, junit.xml, "
+                   help="also write every report there: report.json, report.html, report.md, report.sarif, junit.xml, "
                         "traces/*.itf.json (regenerate with `tee-check report DIR/report.json`)")
     p.add_argument("--version", action="version", version=f"tee-check {__version__}")
     return p
@@ -213,10 +213,10 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _render_model(model: object, fmt: str) -> str:
-    from checker.report import json_report, junit, markdown, sarif
+    from checker.report import html, json_report, junit, markdown, sarif
 
     renderers = {"json": json_report.render, "markdown": markdown.render, "sarif": sarif.render,
-                 "junit": junit.render}
+                 "junit": junit.render, "html": html.render}
     return renderers[fmt](model)  # type: ignore[arg-type]
 
 

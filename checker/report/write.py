@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from checker.report import itf, json_report, junit, markdown, sarif
+from checker.report import html, itf, json_report, junit, markdown, sarif
 from checker.report.model import ReportModel
 
 
@@ -23,6 +23,7 @@ def render_all(model: ReportModel) -> dict[str, str]:
     """{relative path: text} of every report file."""
     out = {
         "report.json": json_report.render(model),
+        "report.html": html.render(model),
         "report.md": markdown.render(model),
         "report.sarif": sarif.render(model),
         "junit.xml": junit.render(model),

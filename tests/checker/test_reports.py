@@ -371,7 +371,7 @@ def test_write_all_replaces_stale_traces(runs: dict[str, Run], tmp_path: Path) -
     stale.write_text("{}")
     written = write.write_all(runs["rmp_core"][3], tmp_path)
     assert not stale.exists()
-    assert {p.name for p in written} == {"report.json", "report.md", "report.sarif", "junit.xml",
+    assert {p.name for p in written} == {"report.json", "report.html", "report.md", "report.sarif", "junit.xml",
                                          "integrity.itf.json", "guest_wrote.itf.json"}
     assert not [p for p in tmp_path.rglob("*.tmp")]
 
