@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="print search progress to stderr")
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="what to print on stdout (default text; the others are for machines)")
+    p.add_argument("--report-times", action="store_true",
+                   help="include timings in report files (off: reports are byte-for-byte reproducible)")
     p.add_argument("--report-dir", metavar="DIR",
                    help="also write every report there: report.json, report.html, report.md, report.sarif, junit.xml, "
                         "traces/*.itf.json (regenerate with `tee-check report DIR/report.json`)")
@@ -195,9 +197,11 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.format == "text":
         print(render_text(result, spec, source, color=color, traces=not args.no_trace))
     if args.format != "text" or args.report_dir:
-        from checker.report.model import build
+        from checker.report.model import build, strip_times
 
         model = build(result, spec, source.text if source else None)
+        if not args.report_times:
+            model = strip_times(model)  # same spec, same report, byte for byte
         if args.format != "text":
             print(_render_model(model, args.format), end="")
         if args.report_dir:
