@@ -55,6 +55,9 @@ class _Search:
         self.index: dict[State, int] = {}
         self.transitions = 0
         self.coverage: dict[tuple[str, str], int] = {}
+        # a transition property's value depends only on (pre, post) and on whether the
+        # action is in its `on` list: many steps share a pair (every require-else self-loop)
+        self.trans_seen: dict[str, set[tuple[int, State]]] = {}
         self.pending = {p.name: _Pending(p) for p in spec.properties}
         self.invariants = [p for p in spec.properties if p.kind == "invariant"]
         self.covers = [p for p in spec.properties if p.kind == "cover"]
@@ -179,6 +182,11 @@ class _Search:
                 for p in self.transition_props:
                     pend = self.pending[p.name]
                     if (pend.verdict is None or (wd_open and not pend.ill_defined)) and (p.on is None or act.name in p.on):
+                        seen = self.trans_seen.setdefault(p.name, set())
+                        edge = (node, r.state)
+                        if edge in seen:
+                            continue
+                        seen.add(edge)
                         try:
                             if not interp.holds(p.name, r.state, state) and pend.verdict is None:
                                 self.decide(p.name, Verdict.VIOLATED, node, step)

@@ -177,6 +177,16 @@ class Interpreter:
                 assert isinstance(b.type, ir.MapType)
                 pos = _key_position(b.type.key)
                 kt, sp = b.type.key, e.span
+                if isinstance(kt, ir.RangeType):  # the common case, without the extra call
+                    lo, n = kt.lo, kt.hi - kt.lo + 1
+
+                    def index_range(f: Frame) -> Any:
+                        kv = key(f)
+                        p = kv - lo
+                        if 0 <= p < n:
+                            return base(f)[p]
+                        raise WellDefinedError(sp, f"key {kv} is outside the domain `{kt}` of the map")
+                    return index_range
 
                 def index(f: Frame) -> Any:
                     kv = key(f)
