@@ -154,6 +154,14 @@ def render_cti(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style) -
             out.append(f"       {path}: {a} -> {b}")
         prev = step.state
     out.append(f"  post-state: `{r.prop}` is false")
+    try:
+        as_violation = Result(r.prop, r.kind, Verdict.VIOLATED, len(tr.steps), tr)
+        why = explain(spec, as_violation, Interpreter(spec), source.text if source else None)
+    except Exception:  # noqa: BLE001 - an explanation is a courtesy, never a crash
+        why = None
+    if why is not None:
+        out.append(st("1", f"  why `{r.prop}` is false in the post-state:"))
+        out.extend("    " + line for line in why.lines())
     return out
 
 

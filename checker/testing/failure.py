@@ -1,0 +1,229 @@
+"""What a conformance failure says: the spec trace, the spec-vs-model difference, a replay.
+
+In: the checked spec, its source, the spec trace run so far (a `result.Trace`) and what the
+model did differently. Out: `observation_diff` (the paths where `model.observe()` differs
+from the spec's non-ghost state, expected vs got), `message` (the text of the
+AssertionError: numbered steps `1. hypervisor rmpupdate(p=0, g=1, a=0) -> ok` with the
+state that changed, as in the terminal report, then the difference, the ITF file, and a
+pytest function that replays the calls against the model), and `write_itf` (the trace
+as ITF JSON, the format of report/itf.py, with the disagreement in its `#meta`).
+Deterministic: the same trace and difference give the same text and the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checker import ir
+from checker.explain import explain
+from checker.interp import Interpreter
+from checker.report import itf
+from checker.report.model import build
+from checker.report.text import source_line, step_text
+from checker.result import Result, RunResult, Stats, Trace, Verdict
+from checker.source import SourceFile
+from checker.values import from_plain, show, state_diff
+
+MISSING = object()  # a key the model's observation lacks
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One leaf where the model's observation differs: `rmp[0].validated: expected false, got true`."""
+
+    path: str  # as the reports write it
+    keys: tuple[Any, ...]  # the same path as Python subscripts into observe()
+    expected: str
+    got: str
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Why the run failed, at which step (0: the initial state)."""
+
+    step: int
+    kind: str  # outcome | observation | invariant | spec | model-error
+    headline: str
+    outcome: str | None = None  # what the model returned, for kind == outcome
+    differences: tuple[Difference, ...] = ()
+    details: tuple[str, ...] = field(default=())
+
+
+def _text(x: Any, t: ir.Type | None) -> str:
+    if x is MISSING:
+        return "(missing)"
+    if t is not None:
+        try:
+            return show(from_plain(x, t), t)
+        except Exception:  # noqa: BLE001 - a malformed observation is shown as it is
+            pass
+    return repr(x)
+
+
+def plain_diff(expected: Any, got: Any, t: ir.Type, path: str,
+               keys: tuple[Any, ...] = ()) -> list[Difference]:
+    """Leaves of two plain values of type `t` that differ, walking records and maps."""
+    if expected == got:
+        return []
+    match t:
+        case ir.RecordType(fields=fs) if isinstance(got, dict):
+            out: list[Difference] = []
+            for name, ft in fs:
+                out.extend(plain_diff(expected[name], got.get(name, MISSING), ft,
+                                      f"{path}.{name}", (*keys, name)))
+            extra = sorted(set(got) - {name for name, _ in fs}, key=str)
+            out.extend(Difference(f"{path}.{k}", (*keys, k), "(no such field)", repr(got[k])) for k in extra)
+            return out
+        case ir.MapType(key=kt, value=vt) if isinstance(got, dict):
+            out = []
+            for k in ir.domain(kt):
+                out.extend(plain_diff(expected[k], got.get(k, MISSING), vt,
+                                      f"{path}[{show(k, kt)}]", (*keys, k)))
+            extra = sorted(set(got) - set(ir.domain(kt)), key=str)
+            out.extend(Difference(f"{path}[{k!r}]", (*keys, k), "(outside the domain)", repr(got[k])) for k in extra)
+            return out
+    return [Difference(path, keys, _text(expected, t), _text(got, t))]
+
+
+def observation_diff(spec: ir.Spec, expected: dict[str, Any], got: Any) -> list[Difference]:
+    """Where `got` (model.observe()) differs from `expected` (the spec's non-ghost state)."""
+    if not isinstance(got, dict):
+        return [Difference("observe()", (), "a dict of state variables", repr(got))]
+    out: list[Difference] = []
+    for var in spec.vars:
+        if var.name in expected:
+            out.extend(plain_diff(expected[var.name], got.get(var.name, MISSING), var.type,
+                                  var.name, (var.name,)))
+    for name in sorted(set(got) - set(expected), key=str):
+        ghost = any(v.name == name and v.ghost for v in spec.vars)
+        out.append(Difference(name, (name,), "(ghost: not observed)" if ghost else "(no such variable)",
+                              repr(got[name])))
+    return out
+
+
+def render_trace(spec: ir.Spec, source: SourceFile | None, trace: Trace, mismatch: Mismatch,
+                 max_init_chars: int = 400) -> list[str]:
+    """The spec's side of the run as numbered steps, with the state that changed."""
+    out = ["  0. init"]
+    for var, v in zip(spec.vars, trace.init, strict=True):
+        text = show(v, var.type)
+        if len(text) > max_init_chars:
+            text = text[:max_init_chars] + " ..."
+        out.append(f"       {'ghost ' if var.ghost else ''}{var.name} = {text}")
+    prev = trace.init
+    for i, step in enumerate(trace.steps, start=1):
+        line = f"  {i}. {step_text(step.actor, step.action, step.args, spec)} -> {step.outcome}"
+        if i == mismatch.step:
+            line += f"    <-- model: {mismatch.outcome}" if mismatch.kind == "outcome" else "    <-- here"
+        out.append(line)
+        if step.failed is not None and step.outcome not in ("ok", "error"):
+            out.append(f"       require false at line {step.failed.line}: {source_line(source, step.failed)}")
+        if step.outcome != "error":
+            for path, a, b in state_diff(spec, prev, step.state):
+                out.append(f"       {path}: {a} -> {b}")
+            prev = step.state
+    if mismatch.step == 0:
+        out[0] += "    <-- here"
+    return out
+
+
+def explain_invariant(spec: ir.Spec, source: SourceFile | None, trace: Trace, prop: str,
+                      interp: Interpreter) -> list[str]:
+    """explain.py's sub-term values showing why `prop` is false at the end of the trace."""
+    kind = spec.property(prop).kind
+    try:
+        why = explain(spec, Result(prop, kind, Verdict.VIOLATED, trace.length, trace), interp,
+                      source.text if source else None)
+    except Exception:  # noqa: BLE001 - an explanation is a courtesy, never a crash
+        return []
+    return [] if why is None else list(why.lines())
+
+
+def _py(x: Any) -> str:
+    """A plain value as Python source (frozensets sorted, so the text is stable)."""
+    if isinstance(x, frozenset):
+        return "frozenset({" + ", ".join(sorted(_py(y) for y in x)) + "})" if x else "frozenset()"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in x.items()) + "}"
+    if isinstance(x, tuple):
+        return "(" + ", ".join(_py(y) for y in x) + ("," if len(x) == 1 else "") + ")"
+    return repr(x)
+
+
+def pytest_snippet(spec: ir.Spec, trace: Trace, setup: Sequence[str], mismatch: Mismatch,
+                   expected_plain: dict[str, Any], plain_args: Sequence[tuple[Any, ...]]) -> str:
+    """A pytest function replaying the model calls with asserts of the spec's outcomes."""
+    name = re.sub(r"\W", "_", spec.name)
+    body = [f"def test_{name}_conformance_replay() -> None:"]
+    body.extend(f"    {line}" for line in setup if not line.startswith(("from ", "import ")))
+    last = mismatch.step if mismatch.kind == "outcome" else len(trace.steps)
+    for step, args in zip(trace.steps[:last], plain_args, strict=False):
+        call = f"model.{step.action}({', '.join(_py(a) for a in args)})"
+        body.append(f"    assert {call} == {step.outcome!r}")
+    if mismatch.kind == "observation":
+        body.append("    seen = model.observe()")
+        for d in mismatch.differences:
+            if not d.keys or d.keys[0] not in expected_plain:
+                continue
+            want: Any = expected_plain
+            try:
+                for k in d.keys:
+                    want = want[k]
+            except (KeyError, TypeError):
+                continue
+            body.append(f"    assert seen{''.join(f'[{_py(k)}]' for k in d.keys)} == {_py(want)}")
+    imports = [line for line in setup if line.startswith(("from ", "import "))]
+    return "\n".join([*imports, "", "", *body]) if imports else "\n".join(body)
+
+
+def itf_text(spec: ir.Spec, source: SourceFile | None, trace: Trace, mismatch: Mismatch,
+             interp: Interpreter) -> str:
+    """The spec trace as ITF (report/itf.py), the model's disagreement in #meta.conformance."""
+    result = Result("conformance", "conformance", Verdict.VIOLATED, trace.length, trace)
+    run = RunResult(spec.name, spec.path, "conformance", spec.consts, (result,), Stats())
+    model = build(run, spec, source.text if source else None, interp)
+    p = model.property("conformance")
+    assert p.trace is not None
+    doc = itf.document(model, p, p.trace)
+    doc["#meta"]["description"] = f"tee-check conformance: spec {spec.name}: {mismatch.headline}"
+    doc["#meta"]["conformance"] = {
+        "step": mismatch.step, "kind": mismatch.kind, "message": mismatch.headline,
+        **({"model_outcome": mismatch.outcome} if mismatch.outcome is not None else {}),
+        "differences": [{"path": d.path, "expected": d.expected, "got": d.got} for d in mismatch.differences],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_itf(path: Path, text: str) -> Path:
+    """Write atomically (a reader never sees half a file); returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def message(spec: ir.Spec, source: SourceFile | None, trace: Trace, mismatch: Mismatch,
+            model_name: str, itf_path: Path | None, snippet: str) -> str:
+    out = [f"conformance failure: spec {spec.name} ({spec.path}) vs model {model_name}",
+           f"{mismatch.headline}"]
+    if mismatch.differences:
+        out.append("  model.observe() differs from the spec's non-ghost state (expected = spec, got = model):")
+        out.extend(f"    {d.path}: expected {d.expected}, got {d.got}" for d in mismatch.differences)
+    out.extend(f"  {line}" for line in mismatch.details)
+    out.append("")
+    out.append(f"spec trace ({trace.length} steps):")
+    out.extend(render_trace(spec, source, trace, mismatch))
+    out.append("")
+    if itf_path is not None:
+        out.append(f"ITF trace: {itf_path}")
+    out.append("replay against the model with pytest:")
+    out.append("")
+    out.extend(f"    {line}" if line else "" for line in snippet.splitlines())
+    return "\n".join(out)
