@@ -103,12 +103,13 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
     if opts.only:
         results = [r for r in results if r.prop in opts.only]
     assert stats is not None
-    warnings = _vacuity(spec, opts, stats, engine, deadline) if opts.vacuity else ()
+    warnings = _vacuity(spec, opts, stats, engine, deadline, results) if opts.vacuity else ()
     return RunResult(spec.name, spec.path, engine, spec.consts, tuple(results), stats,
                      expectations(spec, results), warnings)
 
 
-def _vacuity(spec: ir.Spec, opts: RunOptions, stats: Stats, engine: str, deadline: float | None) -> tuple[str, ...]:
+def _vacuity(spec: ir.Spec, opts: RunOptions, stats: Stats, engine: str, deadline: float | None,
+             results: list[Result]) -> tuple[str, ...]:
     """Warnings that the spec checks less than it seems (see engines/vacuity.py)."""
     from checker.encode_step import StepEncoding
     from checker.engines.vacuity import coverage_bmc, coverage_warnings, invariant_warnings
@@ -119,7 +120,8 @@ def _vacuity(spec: ir.Spec, opts: RunOptions, stats: Stats, engine: str, deadlin
     out: list[str] = []
     try:
         enc = StepEncoding(spec)
-        out.extend(invariant_warnings(spec, enc, budget, opts.seed))
+        holding = frozenset(r.prop for r in results if r.verdict in (Verdict.PROVED, Verdict.HOLDS_TO_DEPTH))
+        out.extend(invariant_warnings(spec, enc, budget, opts.seed, holding))
         if engine.startswith("explicit") or "explicit" in engine:
             seen: dict[tuple[str, str], int | None] = {(a, o): n for a, o, n in stats.coverage}
             where = "in any reachable state" if stats.complete else f"within the {stats.states} states explored"

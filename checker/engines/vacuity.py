@@ -23,7 +23,10 @@ from checker.engines.bmc import Unroller
 from checker.smt import Answer, Budget, check, new_solver
 
 
-def invariant_warnings(spec: ir.Spec, enc: StepEncoding, budget: Budget, seed: int = 0) -> list[str]:
+def invariant_warnings(spec: ir.Spec, enc: StepEncoding, budget: Budget, seed: int = 0,
+                       holding: frozenset[str] | None = None) -> list[str]:
+    """`holding`: the invariants not refuted by the run; only they may serve as premises
+    of "follows from the others" (a violated invariant implies anything useful)."""
     invs = [p.name for p in spec.properties if p.kind == "invariant"]
     out: list[str] = []
     if not invs:
@@ -38,7 +41,7 @@ def invariant_warnings(spec: ir.Spec, enc: StepEncoding, budget: Budget, seed: i
         if ans is Answer.UNSAT:
             out.append(f"invariant `{name}` is true of every state of its types: it checks nothing")
             continue
-        others = [n for n in invs if n != name]
+        others = [n for n in invs if n != name and (holding is None or n in holding)]
         if others:
             s.push()
             s.add(*(enc.props[n] for n in others), z3.Not(enc.props[name]))

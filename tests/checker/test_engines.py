@@ -136,3 +136,16 @@ invariant b_not_eight: b != 8
         by = {r.prop: r for r in res}
         assert by["not_eight"].verdict is Verdict.PROVED and by["b_not_eight"].verdict is Verdict.PROVED, jobs
         assert by["b_not_eight"].reason == "PDR (Spacer)"
+
+
+def test_a_violated_invariant_is_no_premise_of_follows_from_the_others() -> None:
+    text = """
+spec premise
+var x: 0 .. 2
+init { x = 0 }
+action up() { require x < 2; x = x + 1 }
+invariant zero: x == 0
+invariant small: x <= 1
+"""
+    w = run(_load(text), RunOptions(engine="explicit")).warnings
+    assert not any("`small` follows" in x for x in w), w  # `zero` is violated: no premise
