@@ -20,7 +20,7 @@ RANK = {
     "checker.typecheck": 5, "checker.values": 5, "checker.result": 5, "checker.interp": 6,
     "checker.smt": 6, "checker.explore": 7, "checker.replay": 7, "checker.encode": 7,
     "checker.encode_step": 7.5,
-    "checker.explain": 8, "checker.engines": 8, "checker.report": 9, "checker.testing": 9,
+    "checker.explain": 8, "checker.engines": 8, "checker.report": 9, "checker.testing": 9.5,
     "checker.pipeline": 10, "checker.cli": 11,
 }
 

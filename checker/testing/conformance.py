@@ -22,13 +22,14 @@ fails when a run of normal length never takes some action. Never imports pipelin
 from __future__ import annotations
 
 import re
+import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, Phase
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
@@ -143,7 +144,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         cls = type(self)
         self._tc_steps: list[Step] = []
         self._tc_plain_args: list[tuple[Any, ...]] = []
-        self._tc_enabled: dict[str, list[tuple[Any, ...]]] = {}
+        self._tc_enabled: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
         self._tc_state: State = ()
         self._tc_visited: set[State] = set()
         cls.coverage.runs += 1
@@ -210,6 +211,7 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     # ---------------------------------------------------------------- one step
     def _tc_step(self, action: ir.Action, args: tuple[Any, ...]) -> None:
+        __tracebackhide__ = True  # pytest shows the message, not these frames
         cls = type(self)
         named = tuple((p.name, v) for p, v in zip(action.params, args, strict=True))
         actor = action.actor_label(args)
@@ -244,6 +246,7 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     def _tc_check(self, prev: State | None, action: str | None) -> None:
         """The model's observation, then the spec's own invariants, in the current state."""
+        __tracebackhide__ = True  # pytest shows the message, not these frames
         cls = type(self)
         n = len(self._tc_steps)
         where = f"after step {n}" if n else "in the initial state"
@@ -279,6 +282,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             raise ce from err
 
     def _tc_fail(self, mismatch: Mismatch, fail: Failure | None = None) -> NoReturn:
+        __tracebackhide__ = True  # pytest shows the message, not these frames
         cls = type(self)
         if cls.coverage.first_failure is None:
             cls.coverage.first_failure = cls.coverage.steps
@@ -291,7 +295,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             path = None
             if cls.failure_dir is not None and state:
                 name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{cls.spec.name}-{cls.__name__}")
-                text = failure.itf_text(cls.spec, cls.source, trace, mismatch, cls.interp)
+                text = failure.itf_text(cls.spec, trace, mismatch)
                 path = failure.write_itf(cls.failure_dir / f"{name}.itf.json", text)
             model_name = getattr(cls.model_factory, "__qualname__", repr(cls.model_factory))
             return failure.message(cls.spec, cls.source, trace, mismatch, model_name, path, snippet), path, snippet
@@ -307,6 +311,7 @@ def _rule_for(action: ir.Action, big: bool) -> Callable[..., None]:
         strategy = st.runner().flatmap(lambda m: m._tc_choices(action.name))
 
     def take(self: ConformanceMachine, args: tuple[Any, ...]) -> None:
+        __tracebackhide__ = True  # pytest shows the message, not these frames
         self._tc_step(action, args)
 
     take.__name__ = take.__qualname__ = action.name
@@ -354,7 +359,7 @@ def conformance(spec_path: str | Path, model_factory: Callable[[], Any], *,
         "checked": checked, "failure_dir": Path(failure_dir) if failure_dir is not None else None,
         "replay_setup": list(replay_setup) if replay_setup is not None else default_setup(model_factory),
         "coverage": Coverage(fired={a.name: {} for a in spec.actions}),
-        "__module__": getattr(model_factory, "__module__", __name__),
+        "__module__": sys._getframe(1).f_globals.get("__name__", __name__),  # the caller's test module
         "__doc__": f"Conformance of {getattr(model_factory, '__qualname__', model_factory)} to spec {spec.name}.",
     }
     for a in spec.actions:
@@ -368,13 +373,15 @@ def conformance(spec_path: str | Path, model_factory: Callable[[], Any], *,
 
 
 def run(machine: type[ConformanceMachine], *, runs: int, steps: int | None = None,
-        derandomize: bool = False) -> None:
+        derandomize: bool = False, shrink: bool = True) -> None:
     """Run the machine as one test of `runs` examples, without the example database (so
-    every call starts afresh); raises the first failure after hypothesis has shrunk it."""
+    every call starts afresh); raises the first failure, shrunk unless `shrink` is False
+    (a mutation check only needs to know that and when a failure was found)."""
     count = steps or machine.TestCase.settings.stateful_step_count
+    phases = tuple(Phase) if shrink else tuple(p for p in Phase if p not in (Phase.shrink, Phase.explain))
     run_state_machine_as_test(machine, settings=Settings(
         max_examples=runs, stateful_step_count=count, deadline=None, derandomize=derandomize,
-        database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+        database=None, phases=phases, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
 
 
 def assert_every_action_fires(machine: type[ConformanceMachine], *, runs: int = 50,

@@ -13,7 +13,6 @@ Deterministic: the same trace and difference give the same text and the same fil
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,14 +22,14 @@ from typing import Any
 from checker import ir
 from checker.explain import explain
 from checker.interp import Interpreter
-from checker.report import itf
-from checker.report.model import build
 from checker.report.text import source_line, step_text
-from checker.result import Result, RunResult, Stats, Trace, Verdict
+from checker.report.write import write_atomic
+from checker.result import Result, Trace, Verdict
 from checker.source import SourceFile
 from checker.values import from_plain, show, state_diff
 
 MISSING = object()  # a key the model's observation lacks
+ITF_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
 
 
 @dataclass(frozen=True)
@@ -177,35 +176,55 @@ def pytest_snippet(spec: ir.Spec, trace: Trace, setup: Sequence[str], mismatch: 
                     want = want[k]
             except (KeyError, TypeError):
                 continue
-            body.append(f"    assert seen{''.join(f'[{_py(k)}]' for k in d.keys)} == {_py(want)}")
+            op = "is" if want is None or isinstance(want, bool) else "=="
+            body.append(f"    assert seen{''.join(f'[{_py(k)}]' for k in d.keys)} {op} {_py(want)}")
     imports = [line for line in setup if line.startswith(("from ", "import "))]
     return "\n".join([*imports, "", "", *body]) if imports else "\n".join(body)
 
 
-def itf_text(spec: ir.Spec, source: SourceFile | None, trace: Trace, mismatch: Mismatch,
-             interp: Interpreter) -> str:
-    """The spec trace as ITF (report/itf.py), the model's disagreement in #meta.conformance."""
-    result = Result("conformance", "conformance", Verdict.VIOLATED, trace.length, trace)
-    run = RunResult(spec.name, spec.path, "conformance", spec.consts, (result,), Stats())
-    model = build(run, spec, source.text if source else None, interp)
-    p = model.property("conformance")
-    assert p.trace is not None
-    doc = itf.document(model, p, p.trace)
-    doc["#meta"]["description"] = f"tee-check conformance: spec {spec.name}: {mismatch.headline}"
-    doc["#meta"]["conformance"] = {
-        "step": mismatch.step, "kind": mismatch.kind, "message": mismatch.headline,
-        **({"model_outcome": mismatch.outcome} if mismatch.outcome is not None else {}),
-        "differences": [{"path": d.path, "expected": d.expected, "got": d.got} for d in mismatch.differences],
-    }
+def itf_value(v: Any, t: ir.Type) -> Any:
+    """A value in ITF, as report/itf.py encodes it (maps in key order, sets sorted)."""
+    match t:
+        case ir.BoolType():
+            return bool(v)
+        case ir.IntType() | ir.RangeType():
+            return {"#bigint": str(int(v))}
+        case ir.RecordType(fields=fs):
+            return {name: itf_value(x, ft) for (name, ft), x in zip(fs, v, strict=True)}
+        case ir.MapType(key=k, value=vt):
+            return {"#map": [[itf_value(key, k), itf_value(x, vt)] for key, x in zip(ir.domain(k), v, strict=True)]}
+        case ir.SetType(elem=e):
+            order = {x: i for i, x in enumerate(ir.all_values(e))} if ir.is_finite(e) else {}
+            return {"#set": [itf_value(x, e) for x in sorted(v, key=lambda x: (order.get(x, 0), repr(x)))]}
+        case ir.OptionType(elem=e):
+            return {"tag": "None", "value": {}} if v is None else {"tag": "Some", "value": itf_value(v[0], e)}
+    return v
+
+
+def itf_text(spec: ir.Spec, trace: Trace, mismatch: Mismatch) -> str:
+    """The spec trace as ITF (the layout of report/itf.py), the disagreement in #meta.conformance."""
+    def state(values: tuple[Any, ...], meta: dict[str, Any]) -> dict[str, Any]:
+        return {"#meta": meta, **{var.name: itf_value(x, var.type) for var, x in zip(spec.vars, values, strict=True)}}
+
+    states = [state(trace.init, {"index": 0, "action": "init"})]
+    for i, step in enumerate(trace.steps, start=1):
+        params = {p.name: p.type for p in spec.action(step.action).params}
+        states.append(state(step.state, {"index": i, "action": step.action, "actor": step.actor,
+                                         "args": {n: itf_value(v, params[n]) for n, v in step.args},
+                                         "outcome": step.outcome}))
+    meta = {"format": "ITF", "format-description": ITF_DESCRIPTION, "source": spec.path,
+            "description": f"tee-check conformance: spec {spec.name}: {mismatch.headline}", "status": "violation",
+            "conformance": {
+                "step": mismatch.step, "kind": mismatch.kind, "message": mismatch.headline,
+                **({"model_outcome": mismatch.outcome} if mismatch.outcome is not None else {}),
+                "differences": [{"path": d.path, "expected": d.expected, "got": d.got} for d in mismatch.differences]}}
+    doc = {"#meta": meta, "vars": [v.name for v in spec.vars], "states": states}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def write_itf(path: Path, text: str) -> Path:
     """Write atomically (a reader never sees half a file); returns the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)
     return path
 
 
