@@ -53,6 +53,8 @@ examples:
   tee-check spec/snp.tee --only integrity --no-trace
   tee-check spec/snp.tee --report-dir reports/     # report.json, .md, .sarif, junit.xml, ITF traces
   tee-check report reports/report.json --format markdown
+  tee-check fuzz examples/rmp_core.tee --model examples.models.rmp_core_model:RmpCoreModel
+  tee-check replay reports/traces/integrity.itf.json --model examples.models.rmp_core_model:RmpCoreModel
 """
 
 
@@ -150,6 +152,10 @@ def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "report":
         return report_main(argv[1:])
+    if argv and argv[0] in ("fuzz", "replay"):
+        from checker import cli_testing
+
+        return cli_testing.fuzz_main(argv[1:]) if argv[0] == "fuzz" else cli_testing.replay_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
