@@ -21,7 +21,7 @@ RANK = {
     "checker.smt": 6, "checker.explore": 7, "checker.replay": 7, "checker.encode": 7,
     "checker.encode_step": 7.5,
     "checker.explain": 8, "checker.engines": 8, "checker.report": 9, "checker.testing": 9.5,
-    "checker.pipeline": 10, "checker.cli": 11, "checker.cli_testing": 11,
+    "checker.pipeline": 10, "checker.cli": 11, "checker.cli_testing": 10.5,
 }
 
 
