@@ -63,12 +63,6 @@ class RecordType:
     def __str__(self) -> str:
         return self.name
 
-    def index_of(self, name: str) -> int:
-        for i, (f, _) in enumerate(self.fields):
-            if f == name:
-                return i
-        raise KeyError(name)
-
 
 @dataclass(frozen=True)
 class MapType:

@@ -61,7 +61,3 @@ def check(solver: z3.Solver, budget: Budget, *assumptions: z3.BoolRef) -> tuple[
         reason = "interrupted"
     return Answer.UNKNOWN, reason
 
-
-def set_global_seed(seed: int) -> None:
-    z3.set_param("smt.random_seed", seed)
-    z3.set_param("sat.random_seed", seed)

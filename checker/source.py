@@ -45,9 +45,5 @@ class Span:
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.col}"
 
-    def to(self, other: Span) -> Span:
-        """The span from the start of self to the end of other."""
-        return Span(self.path, self.line, self.col, other.end_line, other.end_col)
-
 
 NO_SPAN = Span("<builtin>", 0, 0, 0, 0)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from checker import ast, ir
-from checker.diagnostics import Diagnostic, Note, SpecError, did_you_mean
+from checker.diagnostics import Note, SpecError, did_you_mean
 from checker.ir import ANY, BOOL, Type
 from checker.source import Span
 from checker.typecheck_expr import ExprChecker, Scope
@@ -411,6 +411,3 @@ def _kind_word(decl: ast.Decl) -> str:
         ast.CoverDecl: "cover",
     }.get(type(decl), "declaration")
 
-
-def error_from(diags: list[Diagnostic]) -> SpecError:
-    return SpecError(diags)

@@ -189,6 +189,19 @@ class SnpMachine:
         self._chk("gpa", gpa, self.gpas)
         return self.npt[guest][gpa]
 
+    def _guest_entry(self, guest: int, gpa: int, size2m: bool) -> tuple[int, RmpEntry] | None:
+        """The page and entry a guest instruction (PVALIDATE, RMPADJUST) on gpa acts on, or
+        None for #NPF: no translation, an entry that does not match (immutable, unassigned,
+        other gpa or asid), or a 2M entry under a 4K request [V VSM pvalidate, rmpadjust]."""
+        tr = self._translate(guest, gpa)
+        if tr is None:
+            return None
+        page = tr[0]
+        e = self.rmp[page]
+        if not self._owner_match(guest, gpa, page) or (e.size is PageSize.S2M and not size2m):
+            return None
+        return page, e
+
     def _owner_match(self, guest: int, gpa: int, page: int) -> bool:
         """Entry not immutable, assigned, gpa and asid match (part of domain 1.3 PVALIDATE)."""
         e = self.rmp[page]
@@ -205,13 +218,10 @@ class SnpMachine:
             return "FAIL_PERMISSION"
         if size2m and gpa % self.n2m:
             return "FAIL_INPUT"
-        tr = self._translate(guest, gpa)
-        if tr is None:
+        found = self._guest_entry(guest, gpa, size2m)
+        if found is None:
             return "NPF"
-        page = tr[0]
-        e = self.rmp[page]
-        if not self._owner_match(guest, gpa, page) or (e.size is PageSize.S2M and not size2m):
-            return "NPF"
+        page, e = found
         if e.size is PageSize.S4K and size2m:
             return "FAIL_SIZEMISMATCH"
         if e.validated == validate:
@@ -243,13 +253,10 @@ class SnpMachine:
             return "FAIL_INPUT"
         if target_vmpl <= vmpl:
             return "FAIL_PERMISSION"
-        tr = self._translate(guest, gpa)
-        if tr is None:
+        found = self._guest_entry(guest, gpa, size2m)
+        if found is None:
             return "NPF"
-        page = tr[0]
-        e = self.rmp[page]
-        if not self._owner_match(guest, gpa, page) or (e.size is PageSize.S2M and not size2m):
-            return "NPF"
+        page, e = found
         if not e.validated:
             return "VC"
         if e.size is PageSize.S4K and size2m:

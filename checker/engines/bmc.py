@@ -11,7 +11,7 @@ then the pipeline replays them through interp.py. Never prints.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import z3
@@ -31,7 +31,6 @@ class _Frame:
 
     k: int
     pairs: list[tuple[Any, Any]]
-    subst: dict[int, Any] = field(default_factory=dict)
 
 
 def sym_map(v: Any, f: Any) -> Any:

@@ -25,7 +25,7 @@ from checker.encode import _and, _or
 from checker.encode import eq as sym_eq
 from checker.encode_step import StepEncoding
 from checker.engines.bmc import Unroller
-from checker.result import Step, Trace
+from checker.result import Step
 from checker.smt import Answer, Budget, check, new_solver
 
 
@@ -145,10 +145,6 @@ def derived(spec: ir.Spec, enc: StepEncoding, inv_names: list[str], budget: Budg
         solver.pop()
         res[p.name] = "proved from invariants" if ans is Answer.UNSAT else None
     return res
-
-
-def cti_trace(cti: CTI) -> Trace:
-    return Trace(cti.pre, (cti.step,))
 
 
 __all__ = ["one_induction", "k_induction", "derived", "CTI", "InductionOutcome", "_or"]

@@ -50,14 +50,15 @@ def render(run: RunResult, spec: ir.Spec, source: SourceFile | None, color: bool
         line = f"  {label}  {st(verdict_colour(r), r.text())}"
         out.append(f"{line:<{len(label) + 34 + (9 if color else 0)}}  {r.time_s:6.2f}s{how}")
     if traces:
+        interp = Interpreter(spec)  # one for every explanation of this report
         for r in run.results:
             if r.trace is not None and r.verdict in (Verdict.VIOLATED, Verdict.REACHABLE):
                 out.append("")
-                out.extend(render_trace(r, spec, source, st, max_init_chars))
+                out.extend(render_trace(r, spec, source, st, max_init_chars, interp))
         for r in run.results:
             if r.cti is not None and r.verdict is not Verdict.VIOLATED:
                 out.append("")
-                out.extend(render_cti(r, spec, source, st))
+                out.extend(render_cti(r, spec, source, st, interp))
     if run.warnings:
         out.append("")
         out.append(st("1", "warnings"))
@@ -97,32 +98,42 @@ def summary(run: RunResult, st: Style) -> str:
     return st("1", ("OK: " if run.ok else "FAILED: ") + text)
 
 
-def render_trace(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style,
-                 max_init_chars: int = 400) -> list[str]:
-    assert r.trace is not None
-    tr: Trace = r.trace
-    what = "violated" if r.verdict is Verdict.VIOLATED else "reached"
-    out = [st("1", f"{r.prop}: {what} at step {r.depth}") + f" ({r.kind}; trace of {tr.length} steps)"]
-    out.append("  0. init")
-    if tr.init:
-        for var, v in zip(spec.vars, tr.init, strict=True):
-            text = show(v, var.type)
-            if len(text) > max_init_chars:
-                text = text[:max_init_chars] + " ..."
-            out.append(f"       {var.name} = {text}")
+def trace_steps(spec: ir.Spec, source: SourceFile | None, tr: Trace, st: Style | None = None, *,
+                max_init_chars: int = 400, marks: dict[int, str] | None = None,
+                label_ghosts: bool = False) -> list[str]:
+    """`0. init` with the initial state, then `i. actor action(args) -> outcome` with the
+    failed require and only the state that changed. `marks`: text appended to step i's line."""
+    st = st or Style(False)
+    marks = marks or {}
+    out = ["  0. init" + marks.get(0, "")]
+    for var, v in zip(spec.vars, tr.init, strict=True) if tr.init else ():  # () when init failed
+        text = show(v, var.type)
+        if len(text) > max_init_chars:
+            text = text[:max_init_chars] + " ..."
+        out.append(f"       {'ghost ' if label_ghosts and var.ghost else ''}{var.name} = {text}")
     prev = tr.init
     for i, step in enumerate(tr.steps, start=1):
-        out.append(f"  {i}. {step_text(step.actor, step.action, step.args, spec)} -> "
-                   + (st("31", step.outcome) if step.outcome not in ("ok",) else step.outcome))
-        if step.failed is not None and step.outcome != "ok":
+        outcome = step.outcome if step.outcome == "ok" else st("31", step.outcome)
+        out.append(f"  {i}. {step_text(step.actor, step.action, step.args, spec)} -> {outcome}" + marks.get(i, ""))
+        if step.failed is not None and step.outcome not in ("ok", "error"):
             out.append(f"       require false at line {step.failed.line}: {source_line(source, step.failed)}")
         if step.outcome != "error":
             for path, a, b in state_diff(spec, prev, step.state):
                 out.append(f"       {path}: {a} -> {b}")
             prev = step.state
+    return out
+
+
+def render_trace(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style,
+                 max_init_chars: int = 400, interp: Interpreter | None = None) -> list[str]:
+    assert r.trace is not None
+    tr: Trace = r.trace
+    what = "violated" if r.verdict is Verdict.VIOLATED else "reached"
+    out = [st("1", f"{r.prop}: {what} at step {r.depth}") + f" ({r.kind}; trace of {tr.length} steps)"]
+    out.extend(trace_steps(spec, source, tr, st, max_init_chars=max_init_chars))
     if tr.failure is None:
         try:
-            why = explain(spec, r, Interpreter(spec), source.text if source else None)
+            why = explain(spec, r, interp or Interpreter(spec), source.text if source else None)
         except Exception:  # noqa: BLE001 - an explanation is a courtesy, never a crash
             why = None
         if why is not None:
@@ -136,7 +147,8 @@ def render_trace(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style,
     return out
 
 
-def render_cti(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style) -> list[str]:
+def render_cti(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style,
+               interp: Interpreter | None = None) -> list[str]:
     """A counterexample to induction: a state where every invariant assumed holds, a step,
     and a state where this one fails. The pre-state need not be reachable."""
     assert r.cti is not None
@@ -156,7 +168,7 @@ def render_cti(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style) -
     out.append(f"  post-state: `{r.prop}` is false")
     try:
         as_violation = Result(r.prop, r.kind, Verdict.VIOLATED, len(tr.steps), tr)
-        why = explain(spec, as_violation, Interpreter(spec), source.text if source else None)
+        why = explain(spec, as_violation, interp or Interpreter(spec), source.text if source else None)
     except Exception:  # noqa: BLE001 - an explanation is a courtesy, never a crash
         why = None
     if why is not None:

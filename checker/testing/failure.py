@@ -22,11 +22,11 @@ from typing import Any
 from checker import ir
 from checker.explain import explain
 from checker.interp import Interpreter
-from checker.report.text import source_line, step_text
+from checker.report.text import trace_steps
 from checker.report.write import write_atomic
 from checker.result import Result, Trace, Verdict
 from checker.source import SourceFile
-from checker.values import from_plain, show, state_diff
+from checker.values import from_plain, show
 
 MISSING = object()  # a key the model's observation lacks
 ITF_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
@@ -108,28 +108,11 @@ def observation_diff(spec: ir.Spec, expected: dict[str, Any], got: Any) -> list[
 
 def render_trace(spec: ir.Spec, source: SourceFile | None, trace: Trace, mismatch: Mismatch,
                  max_init_chars: int = 400) -> list[str]:
-    """The spec's side of the run as numbered steps, with the state that changed."""
-    out = ["  0. init"]
-    for var, v in zip(spec.vars, trace.init, strict=True):
-        text = show(v, var.type)
-        if len(text) > max_init_chars:
-            text = text[:max_init_chars] + " ..."
-        out.append(f"       {'ghost ' if var.ghost else ''}{var.name} = {text}")
-    prev = trace.init
-    for i, step in enumerate(trace.steps, start=1):
-        line = f"  {i}. {step_text(step.actor, step.action, step.args, spec)} -> {step.outcome}"
-        if i == mismatch.step:
-            line += f"    <-- model: {mismatch.outcome}" if mismatch.kind == "outcome" else "    <-- here"
-        out.append(line)
-        if step.failed is not None and step.outcome not in ("ok", "error"):
-            out.append(f"       require false at line {step.failed.line}: {source_line(source, step.failed)}")
-        if step.outcome != "error":
-            for path, a, b in state_diff(spec, prev, step.state):
-                out.append(f"       {path}: {a} -> {b}")
-            prev = step.state
-    if mismatch.step == 0:
-        out[0] += "    <-- here"
-    return out
+    """The spec's side of the run as numbered steps (report/text.py's rendering), with the
+    step where the model departs marked."""
+    mark = f"    <-- model: {mismatch.outcome}" if mismatch.kind == "outcome" else "    <-- here"
+    return trace_steps(spec, source, trace, max_init_chars=max_init_chars, marks={mismatch.step: mark},
+                       label_ghosts=True)
 
 
 def explain_invariant(spec: ir.Spec, source: SourceFile | None, trace: Trace, prop: str,

@@ -84,3 +84,12 @@ def test_no_color_by_default_when_piped(capsys: pytest.CaptureFixture[str]) -> N
     assert "\x1b[" not in out
     _, out, _ = _run(capsys, RMP, "--color", "always")
     assert "\x1b[" in out
+
+
+def test_a_failing_init_is_reported_as_a_trace_without_a_state(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "i.tee"
+    p.write_text("spec i\nvar x: 0 .. 1\ninit { x = 2 }\naction a() { x = 0 }\n")
+    for engine in ("explicit", "bmc"):
+        code, out, _ = _run(capsys, str(p), "--engine", engine, "--depth", "2")
+        assert code == 1 and "well_defined" in out and "violated at step 0" in out and "0. init" in out
