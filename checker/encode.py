@@ -119,16 +119,78 @@ def eq(a: Sym, b: Sym, t: ir.Type) -> Any:
             return _and(a.present == b.present, z3.Implies(a.present, eq(a.value, b.value, e)))
         case ir.SetType(elem=e):
             return _and(subset(a, b, e), subset(b, a, e))
+    ka, kb = concrete(a), concrete(b)
+    if ka is not None and kb is not None:
+        return TRUE if ka == kb else FALSE
     return a == b
 
 
+def _key(x: Sym) -> Any:
+    """A hashable Python value when the symbolic value x is a literal, else None."""
+    if isinstance(x, tuple):
+        ks = tuple(_key(y) for y in x)
+        return None if any(k is None for k in ks) else ks
+    if isinstance(x, SSet | SOpt):
+        return None
+    return concrete(x)
+
+
+_UNIVERSE_MAX = 64
+_universes: dict[ir.Type, tuple[tuple[Any, Sym], ...] | None] = {}
+
+
+def _universe(elem: ir.Type) -> tuple[tuple[Any, Sym], ...] | None:
+    """(key, literal) for every value of a small finite element type, else None."""
+    if elem not in _universes:
+        try:
+            vals: list[tuple[Any, Sym]] = []
+            for v in ir.all_values(elem):
+                if len(vals) == _UNIVERSE_MAX:
+                    raise OverflowError
+                lit = lift(v, elem)
+                vals.append((_key(lit), lit))
+            ok = all(k is not None for k, _ in vals)
+            _universes[elem] = tuple(vals) if ok else None
+        except (OverflowError, TypeError):
+            _universes[elem] = None
+    return _universes[elem]
+
+
+def canon(s: SSet, elem: ir.Type) -> SSet:
+    """s with exactly one (guard, literal) per value of a small element type, in the
+    universe's order (the form state leaves have), so that `ite` and `union` keep sets
+    at a fixed size instead of concatenating element lists; unchanged otherwise."""
+    uni = _universe(elem)
+    if uni is None:
+        return s
+    if len(s.elems) == len(uni) and all(_key(x) == k for (_, x), (k, _) in zip(s.elems, uni, strict=True)):
+        return s
+    return SSet(tuple((member(lit, s, elem), lit) for _, lit in uni))
+
+
 def member(x: Sym, s: SSet, elem: ir.Type) -> Any:
-    return _or(*(_and(g, eq(x, y, elem)) for g, y in s.elems))
+    kx = _key(x)
+    terms = []
+    for g, y in s.elems:
+        ky = _key(y) if kx is not None else None
+        if ky is not None:
+            if ky == kx:
+                terms.append(g)
+        else:
+            terms.append(_and(g, eq(x, y, elem)))
+    return _or(*terms)
 
 
 def subset(a: SSet, b: SSet, elem: ir.Type) -> Any:
     return _and(*(z3.Implies(g, member(x, b, elem)) if not z3.is_true(g) else member(x, b, elem)
                   for g, x in a.elems))
+
+
+def union(a: SSet, b: SSet, elem: ir.Type) -> SSet:
+    if _universe(elem) is None:
+        return SSet(a.elems + b.elems)
+    ca, cb = canon(a, elem), canon(b, elem)
+    return SSet(tuple((_or(ga, gb), x) for (ga, x), (gb, _) in zip(ca.elems, cb.elems, strict=True)))
 
 
 def ite(c: Any, a: Sym, b: Sym, t: ir.Type) -> Sym:
@@ -149,7 +211,11 @@ def ite(c: Any, a: Sym, b: Sym, t: ir.Type) -> Sym:
             if b.value is None:
                 return SOpt(z3.If(c, a.present, b.present), a.value)
             return SOpt(z3.If(c, a.present, b.present), ite(c, a.value, b.value, e))
-        case ir.SetType():
+        case ir.SetType(elem=e):
+            if _universe(e) is not None:
+                ca, cb = canon(a, e), canon(b, e)
+                return SSet(tuple((ga if ga is gb else z3.If(c, ga, gb), x)
+                                  for (ga, x), (gb, _) in zip(ca.elems, cb.elems, strict=True)))
             return SSet(tuple((_and(c, g), x) for g, x in a.elems)
                         + tuple((_and(_not(c), g), x) for g, x in b.elems))
     return z3.If(c, a, b)
@@ -420,7 +486,7 @@ class ExprEncoder:
         elem = _elem_type(e.left.type, e.right.type)
         match op:
             case "union":
-                return SSet(a.elems + b.elems)
+                return union(a, b, elem)
             case "diff":
                 return SSet(tuple((_and(g, _not(member(x, b, elem))), x) for g, x in a.elems))
             case "inter":

@@ -24,7 +24,7 @@ from checker.typecheck import check
 ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
 DEFAULT_DEPTH = 10
 AUTO_EXPLICIT_STATES = 200_000  # auto tries an exhaustive search up to this many states
-AUTO_EXPLICIT_SECONDS = 20.0
+AUTO_EXPLICIT_SECONDS = 5.0  # then the z3 portfolio: a big spec should not wait long for BFS
 
 
 @dataclass(frozen=True)

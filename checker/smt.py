@@ -36,7 +36,7 @@ class Budget:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
 
-def new_solver(seed: int = 0, logic: str | None = "QF_LIA") -> z3.Solver:
+def new_solver(seed: int = 0, logic: str | None = None) -> z3.Solver:
     s = z3.SolverFor(logic) if logic else z3.Solver()
     s.set("random_seed", seed)
     return s

@@ -31,6 +31,17 @@ class _Frame:
 
     k: int
     pairs: list[tuple[Any, Any]]
+    table: dict[int, Any] | None = None
+
+    def lookup(self, x: Any) -> Any:
+        """The step-k constant for template leaf `x` (a dictionary lookup: substituting
+        per leaf made decoding quadratic in the state size); an expression that is not a
+        template constant is substituted as a whole."""
+        if self.table is None:
+            self.table = {c.get_id(): new for c, new in self.pairs}
+        if z3.is_const(x):  # a template constant, or a literal/other constant left as is
+            return self.table.get(x.get_id(), x)
+        return z3.substitute(x, *self.pairs)
 
 
 def sym_map(v: Any, f: Any) -> Any:
@@ -65,8 +76,8 @@ class Unroller:
 
     def state(self, k: int) -> tuple[Any, ...]:
         """The symbolic state k (the pre-state of frame k)."""
-        pairs = self.frame(k).pairs
-        return tuple(sym_map(v, lambda x: z3.substitute(x, *pairs)) for v in self.enc.pre)
+        fr = self.frame(k)
+        return tuple(sym_map(v, fr.lookup) for v in self.enc.pre)
 
     def decode_state(self, k: int, model: z3.ModelRef) -> tuple[Any, ...]:
         st = self.state(k)
@@ -74,16 +85,16 @@ class Unroller:
 
     def decode_step(self, k: int, model: z3.ModelRef, error: bool = False) -> Step:
         """Step k (from state k to state k+1) as the model chose it."""
-        pairs = self.frame(k).pairs
-        act_i = model.eval(z3.substitute(self.enc.act, *pairs), model_completion=True).as_long()
+        fr = self.frame(k)
+        act_i = model.eval(fr.lookup(self.enc.act), model_completion=True).as_long()
         action = self.spec.actions[act_i]
         params = self.enc.params[action.name]
-        args = tuple(decode(sym_map(v, lambda x: z3.substitute(x, *pairs)), p.type, model)
+        args = tuple(decode(sym_map(v, fr.lookup), p.type, model)
                      for v, p in zip(params, action.params, strict=True))
         if error:
             return Step(action.name, action.actor_label(args), tuple(zip((p.name for p in action.params), args, strict=True)),
                         "error", self.decode_state(k, model))
-        out = model.eval(z3.substitute(self.enc.out, *pairs), model_completion=True).as_long()
+        out = model.eval(fr.lookup(self.enc.out), model_completion=True).as_long()
         return Step(action.name, action.actor_label(args), tuple(zip((p.name for p in action.params), args, strict=True)),
                     self.enc.codes[out], self.decode_state(k + 1, model))
 

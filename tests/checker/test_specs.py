@@ -9,11 +9,13 @@ added to spec/ or examples/ are picked up without touching this file. For each f
   * each violated property and each reached cover carries a trace whose length is the
     reported step (non-empty unless it fails in `init`), and the trace replays again here;
   * the CLI with its default engine (`checker.cli.main([path])`, what users run) exits 0.
-ENGINE is the explicit BFS checker: it is exhaustive for the specs' constants, so its
-verdicts are the ground truth every `expect` line is written against. The z3 engines are
-held to the same verdicts by tests/checker/test_differential.py.
+ENGINE is `auto`, the CLI's default: an exhaustive explicit search when the state space is
+small (then its verdicts are the ground truth every `expect` line is written against), z3
+BMC and proofs for the full specs whose state spaces are too large to enumerate. The z3
+engines are held to the explicit verdicts by tests/checker/test_differential.py.
 A spec that exposes a known checker bug goes in KNOWN_BUGS (a strict xfail with the
-reason); a spec taking more than 20 s goes in SLOW (deselected by default).
+reason); a spec taking more than 20 s goes in SLOW (deselected by default). HEAVY specs
+(about a minute each) run once here; their CLI run, the same pipeline again, is `slow`.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ from checker.replay import replay
 from checker.result import RunResult, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
-ENGINE = "explicit"
+ENGINE = "auto"
 SPEC_DIRS = ("spec", "examples")
 
 # relative path -> reason: the spec is right, the checker is wrong (strict xfail)
 KNOWN_BUGS: dict[str, str] = {}
 # relative paths of specs that take more than 20 s with ENGINE
 SLOW: frozenset[str] = frozenset()
+HEAVY: frozenset[str] = frozenset({"spec/snp.tee", "spec/tdx.tee", "spec/cca.tee"})
 
 
 def spec_files() -> list[Path]:
@@ -113,7 +116,11 @@ def test_traces_of_violations_and_covers(rel: str) -> None:
         replay(spec, r, interp)  # raises ReplayMismatch if the trace is not a real run
 
 
-@pytest.mark.parametrize("rel", SPECS)
+CLI_SPECS = [pytest.param(*p.values, id=p.id, marks=[*p.marks, pytest.mark.slow])
+             if p.id in HEAVY else p for p in SPECS]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("rel", CLI_SPECS)
 def test_cli_exits_zero(rel: str, capsys: pytest.CaptureFixture[str]) -> None:
     code = main([str(ROOT / rel)])
     out, err = capsys.readouterr()
