@@ -28,6 +28,7 @@ class ExploreOptions:
     max_depth: int | None = None
     max_states: int | None = None
     deadline: float | None = None  # time.monotonic() value
+    deadline_after: int = 0  # the deadline counts only once this many states are stored
     progress: Progress | None = None
     progress_every: int = 20000
 
@@ -138,7 +139,8 @@ class _Search:
                     if self.opts.max_states is not None and len(self.states) >= self.opts.max_states and nxt:
                         stopped = f"state bound reached: {len(self.states)} states"
                         break
-                    if self.opts.deadline is not None and time.monotonic() > self.opts.deadline:
+                    if (self.opts.deadline is not None and len(self.states) >= self.opts.deadline_after
+                            and time.monotonic() > self.opts.deadline):
                         stopped = "time-out"
                         break
                 if stopped:

@@ -25,6 +25,8 @@ ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
 DEFAULT_DEPTH = 10
 AUTO_EXPLICIT_STATES = 200_000  # auto tries an exhaustive search up to this many states
 AUTO_EXPLICIT_SECONDS = 5.0  # then the z3 portfolio: a big spec should not wait long for BFS
+AUTO_EXPLICIT_SURE = 20_000  # ...but a search this small always finishes, so that the engine
+# auto picks does not depend on how busy the machine is
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
             if deadline is not None:
                 slice_end = min(slice_end, time.monotonic() + (deadline - time.monotonic()) / 4)
             ex_results, ex_stats = explore(spec, ExploreOptions(
-                max_states=opts.max_states or AUTO_EXPLICIT_STATES, deadline=slice_end, progress=opts.progress))
+                max_states=opts.max_states or AUTO_EXPLICIT_STATES, deadline=slice_end,
+                deadline_after=AUTO_EXPLICIT_SURE if deadline is None else 0, progress=opts.progress))
             if ex_stats.complete or ex_stats.stopped == "all properties decided":
                 results, stats, engine = ex_results, ex_stats, "auto (explicit: exhaustive)"
         if stats is None:
