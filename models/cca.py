@@ -48,18 +48,20 @@ Model choices (documented):
   granules); a correct implementation never sets them. `smmu_gpc=False` models a platform whose
   SMMU does no GPC (a misconfiguration).
 
-observe() shape:
-  "gpi":     {granule: Gpi name, e.g. "GPI_REALM"}
-  "granule": {granule: {"state": GranuleState name, "refcount": int}}
-  "realm":   {realm: {"state": "REALM_NEW"|"REALM_ACTIVE"|"REALM_SYSTEM_OFF"|None,
-              "rd": granule|None, "rim": SHA-256 hex str|None,
-              "rtt": tuple (per starting-level entry) of level-3 RTT granule|None}}
-  "rtte":    {realm: {ipa: {"hipas": "UNASSIGNED"|"ASSIGNED", "ripas": "EMPTY"|"RAM"|"DESTROYED",
-              "pa": granule|None}}} (a slot without a realm shows UNASSIGNED/EMPTY/None)
-  "mem":     {granule: int (first 8 bytes LE, seen through the PAS its GPI allows with that PAS's
-              key, dirty cache lines included) | None (GPI_NO_ACCESS)}
-  "rec":     {realm: {rec: {"granule": granule|None, "pending": None |
-              {"ipa": int, "ripas": "EMPTY"|"RAM", "change_destroyed": bool, "done": bool}}}}
+observe() shape (the non-ghost state of spec/cca.tee, with keys="none"):
+  "gpi":      {granule: Gpi name, e.g. "GPI_REALM"}
+  "granules": {granule: {"state": GranuleState name, "refcount": int}}
+  "realms":   {realm: {"state": "REALM_NEW"|"REALM_ACTIVE"|"REALM_SYSTEM_OFF"|None,
+               "rd": granule|None, "rtt": {starting-level entry: level-3 RTT granule|None}}}
+  "rtte":     {realm: {ipa: {"hipas": "UNASSIGNED"|"ASSIGNED", "ripas": "EMPTY"|"RAM"|"DESTROYED",
+               "pa": granule|None}}} (a slot without a realm shows UNASSIGNED/EMPTY/None)
+  "recs":     {realm: {rec: {"granule": granule|None, "aux": frozenset of granules, "pending": None |
+               {"ipa": int, "ripas": "EMPTY"|"RAM", "change_destroyed": bool, "done": bool}}}}
+  "dram":     {granule: int} first 8 bytes (LE) of DRAM as stored (plaintext under keys="none",
+               ciphertext under per-PAS keys), dirty lines not included
+  "cache":    {granule: {Pas name: int (first 8 bytes of the dirty line) | None}}
+  "tlb":      {requester ("NS"|"SECURE"|"REALM"|"ROOT"|"SMMU"): {granule: cached Gpi name | None}}
+The RIM is `rim(realm)` (SHA-256 hex); what a granule shows through its GPI's PAS is `view(g)`.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from models.cca_gpt import OK, Gpi, GranuleProtection, Pas, World
+from models.cca_gpt import OK, REQUESTERS, Gpi, GranuleProtection, Pas, World
 from models.cca_rmm import (
     UNASSIGNED_EMPTY,
     Granule,
@@ -392,7 +394,7 @@ class CcaMachine:
     def rmi_data_create(self, realm: int, ipa: int, data_granule: int, src_granule: int) -> str:
         """Order: src granule UNDELEGATED (INPUT, checked first by smc_data_create), then
         `_data_checks` with NEW required. Copies src (read by the RMM through the NS PAS; a GPF
-        there zeroes the data granule and returns INPUT), measures (ipa, content) into the RIM,
+        there, e.g. the Secure world owns src, returns INPUT and changes nothing), measures (ipa, content) into the RIM,
         RTTE := ASSIGNED RAM, data -> DATA, RTT refcount + 1 [V RMM10 rtt.c]."""
         if not self._granule(src_granule, GranuleState.UNDELEGATED):
             return INPUT
@@ -403,7 +405,8 @@ class CcaMachine:
         assert rd is not None
         got, content = self.gpt.load(World.REALM.value, Pas.NS, src_granule)
         if content is None:
-            self._zero(data_granule)
+            # The copy is atomic here, so a GPF on the source leaves the data granule as it
+            # was (TF-RMM zeroes it because its copy may have been partial).
             return INPUT
         self._rmm_store(data_granule, content)
         rd.measure(b"DATA", u64(ipa), hashlib.sha256(content).digest())
@@ -570,46 +573,54 @@ class CcaMachine:
         return OK
 
     # ================================================================ observe
+    def view(self, granule: int) -> int | None:
+        """The granule's first 8 bytes (LE) as seen through the PAS its GPI allows, with that
+        PAS's key, dirty lines included; None for GPI_NO_ACCESS."""
+        return self.gpt.view(granule)
+
+    def rim(self, realm: int) -> str | None:
+        """The realm's RIM (SHA-256 hex), None for a free slot."""
+        rd = self._rd(realm)
+        return None if rd is None else rd.rim.hex()
+
     def observe(self) -> dict[str, object]:
         """Spec-visible state; shape in the module docstring."""
-        realm: dict[int, dict[str, object]] = {}
+        realms: dict[int, dict[str, object]] = {}
         rtte: dict[int, dict[int, dict[str, object]]] = {}
         recs: dict[int, dict[int, dict[str, object]]] = {}
+        no_rec: dict[str, object] = {"granule": None, "aux": frozenset(), "pending": None}
         for i in range(self.realms):
             rd = self.realm[i]
             if rd is None:
-                realm[i] = {
-                    "state": None,
-                    "rd": None,
-                    "rim": None,
-                    "rtt": tuple([None] * self._tables()),
-                }
+                realms[i] = {"state": None, "rd": None, "rtt": dict.fromkeys(range(self._tables()))}
                 rtte[i] = {a: UNASSIGNED_EMPTY.record() for a in range(self.ipas)}
-                recs[i] = {
-                    j: {"granule": None, "pending": None} for j in range(self.recs_per_realm)
-                }
+                recs[i] = {j: dict(no_rec) for j in range(self.recs_per_realm)}
                 continue
-            realm[i] = {
-                "state": rd.state.name,
-                "rd": rd.rd,
-                "rim": rd.rim.hex(),
-                "rtt": tuple(rd.tables),
-            }
+            realms[i] = {"state": rd.state.name, "rd": rd.rd, "rtt": dict(enumerate(rd.tables))}
             rtte[i] = {a: rd.rtte[a].record() for a in range(self.ipas)}
             recs[i] = {
-                j: {
-                    "granule": None if r is None else r.granule,
-                    "pending": None if r is None or r.request is None else r.request.record(),
+                j: dict(no_rec)
+                if r is None
+                else {
+                    "granule": r.granule,
+                    "aux": frozenset(r.aux),
+                    "pending": None if r.request is None else r.request.record(),
                 }
                 for j, r in enumerate(rd.recs)
             }
+        gp = self.gpt
         return {
-            "gpi": {g: self.gpt.gpi[g].name for g in range(self.granules)},
-            "granule": {
+            "gpi": {g: gp.gpi[g].name for g in range(self.granules)},
+            "granules": {
                 g: {"state": d.state.name, "refcount": d.refcount} for g, d in enumerate(self.gran)
             },
-            "realm": realm,
+            "realms": realms,
             "rtte": rtte,
-            "mem": {g: self.gpt.view(g) for g in range(self.granules)},
-            "rec": recs,
+            "recs": recs,
+            "dram": {g: gp.dram(g) for g in range(self.granules)},
+            "cache": {g: {p.name: gp.dirty(g, p) for p in Pas} for g in range(self.granules)},
+            "tlb": {
+                r: {g: None if (r, g) not in gp.tlb else gp.tlb[(r, g)].name for g in range(self.granules)}
+                for r in REQUESTERS
+            },
         }

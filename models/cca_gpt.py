@@ -18,7 +18,7 @@ Model choices (documented):
 - Requesters: the four security states ("NS", "SECURE", "REALM", "ROOT"; the RMM runs in the Realm
   world) and "SMMU" (a host-assigned device). Each requester has a GPT TLB: requester x granule ->
   the GPI read at its last walk. TLBI by PA drops every requester's entry for that granule
-  (broadcast, SMMU included [R]).
+  (broadcast, SMMU included [R]). Only walks whose access passes fill the TLB.
 - Data cache: write-back, write-allocate, no allocation on reads; lines are tagged with the PAS
   they were written under (RME caches are PAS-tagged [R]) and hold a whole granule. `evict`
   (hardware may evict any time) and DC CIPAPA write a dirty line back under its PAS's key.
@@ -164,7 +164,8 @@ class GranuleProtection:
     def gpc(self, requester: str, pas: Pas, granule: int) -> str:
         """Check one access. CPU worlds may only emit their PAS set (an access a world cannot
         emit is reported as "GPF"). The GPI comes from the requester's GPT TLB if cached, else a
-        GPT walk that fills it. An SMMU with GPC disabled (misconfiguration) checks nothing."""
+        GPT walk, which fills the TLB when the access passes (a faulting walk is not cached).
+        An SMMU with GPC disabled (misconfiguration) checks nothing."""
         self._check(granule)
         if requester == "SMMU":
             if not self.smmu_gpc:
@@ -173,10 +174,13 @@ class GranuleProtection:
             return GPF
         key = (requester, granule)
         gpi = self.tlb.get(key)
-        if gpi is None:
-            gpi = self.gpi[granule]
-            self.tlb[key] = gpi
-        return OK if gpc_allows(gpi, pas) else GPF
+        if gpi is not None:
+            return OK if gpc_allows(gpi, pas) else GPF
+        gpi = self.gpi[granule]
+        if not gpc_allows(gpi, pas):
+            return GPF  # a faulting walk is not cached
+        self.tlb[key] = gpi
+        return OK
 
     # -- data path (after the GPC): PAS-tagged write-back cache in front of memory ------------
     def _line(self, pas: Pas, granule: int) -> bytes:
@@ -221,6 +225,18 @@ class GranuleProtection:
         if not self.skip_tlbi:
             for r in REQUESTERS:
                 self.tlb.pop((r, granule), None)
+
+    def dram(self, granule: int) -> int:
+        """The first 8 bytes (LE) of the granule as DRAM holds them, dirty lines not included
+        (ciphertext under keys="per-pas", plaintext under keys="none")."""
+        self._check(granule)
+        return int.from_bytes(self.mem.read_ciphertext(granule, 0, 8), "little")
+
+    def dirty(self, granule: int, pas: Pas) -> int | None:
+        """The first 8 bytes (LE) of the granule's dirty line for `pas` (caches hold plaintext),
+        or None when there is no such line."""
+        line = self.cache.get((granule, pas))
+        return None if line is None else int.from_bytes(line[:8], "little")
 
     def view(self, granule: int) -> int | None:
         """The first 8 bytes (LE) of the granule as seen through the PAS its GPI allows, with

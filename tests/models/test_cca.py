@@ -63,8 +63,8 @@ def test_gpc_rule_over_all_gpis_worlds_and_pas() -> None:
                 want = pas in EMITTABLE[w] and (gpi is Gpi.GPI_ANY or pas_of_gpi(gpi) is pas)
                 assert (m.gpc(w, pas, g) == OK) == want, (g, w, pas)
                 assert (m.gpc(w.value, pas.name, g) == OK) == want
-    assert obs(m)["mem"][0] is None  # NO_ACCESS: no PAS sees it
-    assert obs(m)["mem"][5] == 0  # ANY is seen through NS
+    assert m.view(0) is None  # NO_ACCESS: no PAS sees it
+    assert m.view(5) == 0  # ANY is seen through NS
     assert not gpc_allows(Gpi.GPI_NO_ACCESS, Pas.ROOT)
     assert m.secure_read(1) == (OK, 0) and m.secure_read(1, ns=True) == ("GPF", None)
     assert m.secure_write(2, 3, ns=True) == OK and m.ns_read(2) == (OK, 3)
@@ -132,7 +132,7 @@ def test_granule_delegate_undelegate_errors() -> None:
     assert m.ns_read(0)[1] != 42  # per-PAS keys: the NS view of Realm-key zeros
     m2 = CcaMachine(granules=1, keys="none")
     m2.ns_write(0, 42)
-    assert m2.rmi_granule_delegate(0) == OK and obs(m2)["mem"][0] == 0  # zeroed (RMM10)
+    assert m2.rmi_granule_delegate(0) == OK and m2.view(0) == 0  # zeroed (RMM10)
     assert m2.rmi_granule_undelegate(0) == OK and m2.ns_read(0) == (OK, 0)
 
 
@@ -158,10 +158,10 @@ def test_realm_lifecycle_errors() -> None:
     assert m.rmi_realm_activate(0) == REALM
     assert m.psci_system_off(0) == OK
     assert m.psci_system_off(0) == REALM
-    assert obs(m)["realm"][0]["state"] == "REALM_SYSTEM_OFF"
+    assert obs(m)["realms"][0]["state"] == "REALM_SYSTEM_OFF"
     assert m.rmi_realm_destroy(0) == OK
-    assert obs(m)["granule"][0] == {"state": "DELEGATED", "refcount": 0}
-    assert obs(m)["realm"][0] == {"state": None, "rd": None, "rim": None, "rtt": (None,)}
+    assert obs(m)["granules"][0] == {"state": "DELEGATED", "refcount": 0}
+    assert obs(m)["realms"][0] == {"state": None, "rd": None, "rtt": {0: None}}
 
 
 def test_realm_destroy_needs_no_recs_and_no_tables() -> None:
@@ -186,11 +186,11 @@ def test_rec_errors() -> None:
     assert m.rmi_rec_create(0, 1) == INPUT  # aux count
     assert m.rmi_rec_create(0, 1, (1,)) == INPUT  # aux aliases the REC
     assert m.rmi_rec_create(0, 1, (5,)) == INPUT  # aux not DELEGATED
-    rim = obs(m)["realm"][0]["rim"]
+    rim = m.rim(0)
     assert m.rmi_rec_create(0, 1, (2,)) == OK
-    assert obs(m)["realm"][0]["rim"] != rim  # REC measured
-    assert obs(m)["granule"][2]["state"] == "REC_AUX"
-    assert obs(m)["granule"][0]["refcount"] == 1
+    assert m.rim(0) != rim  # REC measured
+    assert obs(m)["granules"][2]["state"] == "REC_AUX"
+    assert obs(m)["granules"][0]["refcount"] == 1
     assert m.rmi_rec_create(0, 3, (4,)) == INPUT  # no free REC slot
     assert m.rmi_rec_enter(0, 0) == REALM  # NEW
     assert m.rmi_rec_enter(0, 1) == INPUT and m.rmi_rec_enter(1, 0) == INPUT
@@ -201,7 +201,7 @@ def test_rec_errors() -> None:
     assert m.rmi_rec_enter(0, 0) == REALM  # SYSTEM_OFF
     assert m.rmi_rec_destroy(0, 1) == INPUT
     assert m.rmi_rec_destroy(0, 0) == OK
-    assert obs(m)["granule"][2]["state"] == "DELEGATED"
+    assert obs(m)["granules"][2]["state"] == "DELEGATED"
 
 
 def test_rtt_errors() -> None:
@@ -214,13 +214,13 @@ def test_rtt_errors() -> None:
     assert m.rmi_rtt_create(0, 1, 4) == INPUT  # outside PAR
     assert m.rmi_rtt_create(0, 1, 1) == OK
     assert m.rmi_rtt_create(0, 2, 0) == RTT  # table exists
-    assert obs(m)["realm"][0]["rtt"] == (1, None)
+    assert obs(m)["realms"][0]["rtt"] == {0: 1, 1: None}
     assert m.rmi_rtt_destroy(1, 0) == INPUT
     assert m.rmi_rtt_destroy(0, 4) == INPUT
     assert m.rmi_rtt_destroy(0, 2) == RTT  # no table there
     assert m.rmi_data_create_unknown(0, 1, 2) == OK
     assert m.rmi_rtt_destroy(0, 0) == RTT  # live entry
-    assert obs(m)["granule"][1]["refcount"] == 1
+    assert obs(m)["granules"][1]["refcount"] == 1
     assert m.rmi_data_destroy(0, 1) == OK
     assert m.rmi_rtt_destroy(0, 0) == OK
     rt = obs(m)["rtte"][0]
@@ -243,7 +243,7 @@ def test_data_create_errors_in_order() -> None:
     assert m.rmi_data_create(0, 0, 2, 4) == OK
     o = obs(m)
     assert o["rtte"][0][0] == {"hipas": "ASSIGNED", "ripas": "RAM", "pa": 2}
-    assert o["granule"][1]["refcount"] == 1 and o["mem"][2] == 1234
+    assert o["granules"][1]["refcount"] == 1 and m.view(2) == 1234
     m.rmi_granule_delegate(3)
     assert m.rmi_data_create(0, 0, 3, 4) == RTT  # RTTE assigned
     m.rmi_realm_activate(0)
@@ -257,7 +257,7 @@ def test_data_create_measures_ipa_and_content() -> None:
         m.rmi_granule_delegate(2)
         m.ns_write(3, value)
         assert m.rmi_data_create(0, ipa, 2, 3) == OK
-        r = obs(m)["realm"][0]["rim"]
+        r = m.rim(0)
         assert isinstance(r, str)
         return r
 
@@ -276,7 +276,7 @@ def test_data_create_src_gpf_zeroes_and_fails() -> None:
     m.rmi_granule_delegate(2)
     assert m.gpt_delegate_pas(3, Pas.SECURE, World.SECURE) == OK  # src stays UNDELEGATED
     assert m.rmi_data_create(0, 0, 2, 3) == INPUT
-    assert obs(m)["granule"][2]["state"] == "DELEGATED" and obs(m)["mem"][2] == 0
+    assert obs(m)["granules"][2]["state"] == "DELEGATED" and m.view(2) == 0
 
 
 def test_data_create_unknown_and_destroy() -> None:
@@ -313,9 +313,9 @@ def test_init_ripas_errors() -> None:
     realm_with_table(m)
     assert m.rmi_rtt_init_ripas(0, 2) == INPUT
     assert m.rmi_rtt_init_ripas(0, 1) == RTT  # no table for IPA 1
-    rim = obs(m)["realm"][0]["rim"]
+    rim = m.rim(0)
     assert m.rmi_rtt_init_ripas(0, 0) == OK
-    assert obs(m)["realm"][0]["rim"] != rim
+    assert m.rim(0) != rim
     assert m.rmi_rtt_init_ripas(0, 0) == OK  # already RAM: accepted, measured again
     m.rmi_granule_delegate(2)
     m.rmi_data_create_unknown(0, 0, 2)
@@ -336,7 +336,7 @@ def test_ripas_change_needs_request_and_consent() -> None:
     assert m.rmi_rtt_set_ripas(0, 0, 1) == INPUT  # no request
     assert m.rsi_ipa_state_set(0, 0, 1, Ripas.RAM, False) == OK
     assert m.rsi_ipa_state_set(0, 0, 1, Ripas.RAM, False) == "RSI_ERROR_STATE"  # REC exited
-    assert obs(m)["rec"][0][0]["pending"] == {
+    assert obs(m)["recs"][0][0]["pending"] == {
         "ipa": 1,
         "ripas": "RAM",
         "change_destroyed": False,
@@ -347,7 +347,7 @@ def test_ripas_change_needs_request_and_consent() -> None:
     assert m.rmi_rtt_set_ripas(0, 0, 1) == OK
     assert obs(m)["rtte"][0][1]["ripas"] == "RAM"
     assert m.rmi_rtt_set_ripas(0, 0, 1) == INPUT  # already done
-    assert m.rmi_rec_enter(0, 0) == OK and obs(m)["rec"][0][0]["pending"] is None
+    assert m.rmi_rec_enter(0, 0) == OK and obs(m)["recs"][0][0]["pending"] is None
     # DESTROYED needs CHANGE_DESTROYED
     assert m.rmi_data_destroy(0, 0) == OK
     assert m.rsi_ipa_state_set(0, 0, 0, "RAM", False) == OK
@@ -394,7 +394,7 @@ def test_skip_scrub_leaks_realm_data_to_ns(flag: bool) -> None:
     assert m.rmi_data_destroy(0, 0) == OK
     assert m.rmi_granule_undelegate(2) == OK
     assert (m.ns_read(2) == (OK, SECRET)) == flag
-    assert (obs(m)["mem"][2] == SECRET) == flag
+    assert (m.view(2) == SECRET) == flag
 
 
 @pytest.mark.parametrize("flag", [False, True])
@@ -495,6 +495,7 @@ class CcaStateMachine(RuleBasedStateMachine):
         self.secrets: dict[int, int] = {}  # value -> realm that wrote it
         self.n = 0
         self.prev: Any = obs(self.m)
+        self.prev_rim = [self.m.rim(r) for r in range(R)]
         self.act: tuple[str, tuple[object, ...], str] = ("init", (), OK)
 
     # -- helpers
@@ -503,23 +504,27 @@ class CcaStateMachine(RuleBasedStateMachine):
             return data.draw(st.sampled_from(good))
         return data.draw(base)
 
+    def _snap(self) -> None:
+        self.prev = obs(self.m)
+        self.prev_rim = [self.m.rim(r) for r in range(R)]
+
     def _grans(self, state: str) -> list[int]:
-        o = obs(self.m)["granule"]
+        o = obs(self.m)["granules"]
         return [g for g in range(G) if o[g]["state"] == state]
 
     def _realms(self, *states: str) -> list[int]:
-        o = obs(self.m)["realm"]
+        o = obs(self.m)["realms"]
         return [r for r in range(R) if o[r]["state"] in states]
 
     def _do(self, name: str, *args: object) -> str:
-        self.prev = obs(self.m)
+        self._snap()
         out = getattr(self.m, name)(*args)
         outcome = out[0] if isinstance(out, tuple) else out
         self.act = (name, tuple(args), outcome)
         return str(outcome)
 
     def _state(self, r: int) -> object:
-        return self.prev["realm"][r]["state"]
+        return self.prev["realms"][r]["state"]
 
     def _g(self, data: st.DataObject, state: str) -> int:
         return self._pick(data, self._grans(state), gran)
@@ -666,7 +671,7 @@ class CcaStateMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def set_ripas(self, data: st.DataObject) -> None:
-        o = obs(self.m)["rec"]
+        o = obs(self.m)["recs"]
         asks = [
             (r, q["pending"]["ipa"])
             for r in range(R)
@@ -691,7 +696,7 @@ class CcaStateMachine(RuleBasedStateMachine):
     @rule(data=st.data(), ipa=ipa_)
     def realm_read(self, data: st.DataObject, ipa: int) -> None:
         r = self._r(data, "REALM_ACTIVE")
-        self.prev = obs(self.m)
+        self._snap()
         outcome, value = self.m.realm_read(r, ipa)
         self.act = ("realm_read", (r, ipa), outcome)
         assert value is None or self.secrets.get(value, r) == r  # no cross-realm leak
@@ -703,7 +708,7 @@ class CcaStateMachine(RuleBasedStateMachine):
         ns=st.booleans(),
     )
     def other_write(self, g: int, v: int, who: str, ns: bool) -> None:
-        self.prev = obs(self.m)
+        self._snap()
         out = (
             self.m.ns_write(g, v)
             if who == "ns"
@@ -715,7 +720,7 @@ class CcaStateMachine(RuleBasedStateMachine):
 
     @rule(g=gran, who=st.sampled_from(["ns", "secure", "smmu"]), ns=st.booleans())
     def other_read(self, g: int, who: str, ns: bool) -> None:
-        self.prev = obs(self.m)
+        self._snap()
         outcome, value = (
             self.m.ns_read(g)
             if who == "ns"
@@ -744,7 +749,7 @@ class CcaStateMachine(RuleBasedStateMachine):
             if g == ROOT_GRANULE:
                 assert o["gpi"][g] == "GPI_ROOT"
                 continue
-            delegated = o["granule"][g]["state"] != "UNDELEGATED"
+            delegated = o["granules"][g]["state"] != "UNDELEGATED"
             assert delegated == (o["gpi"][g] == "GPI_REALM")
 
     @invariant()
@@ -769,7 +774,7 @@ class CcaStateMachine(RuleBasedStateMachine):
         o = obs(self.m)
         for g in range(G):
             if o["gpi"][g] != "GPI_REALM":
-                assert o["mem"][g] not in self.secrets
+                assert self.m.view(g) not in self.secrets
 
     @invariant()
     def no_remanence(self) -> None:
@@ -777,8 +782,8 @@ class CcaStateMachine(RuleBasedStateMachine):
         delegate, DATA_DESTROY and every destroy."""
         o = obs(self.m)
         for g in range(G):
-            if o["granule"][g]["state"] in ("DELEGATED", "RD", "REC", "REC_AUX", "RTT"):
-                assert o["mem"][g] == 0
+            if o["granules"][g]["state"] in ("DELEGATED", "RD", "REC", "REC_AUX", "RTT"):
+                assert self.m.view(g) == 0
 
     @invariant()
     def unique_mapping_and_refcounts(self) -> None:
@@ -788,28 +793,28 @@ class CcaStateMachine(RuleBasedStateMachine):
             for e in o["rtte"][r].values():
                 if e["hipas"] == "ASSIGNED":
                     users[e["pa"]] = users.get(e["pa"], 0) + 1
-        data = {g for g in range(G) if o["granule"][g]["state"] == "DATA"}
+        data = {g for g in range(G) if o["granules"][g]["state"] == "DATA"}
         assert set(users) == data and all(c == 1 for c in users.values())
         want = {g: 0 for g in range(G)}
         for r in range(R):
-            rl = o["realm"][r]
+            rl = o["realms"][r]
             if rl["rd"] is not None:
-                want[rl["rd"]] = sum(x["granule"] is not None for x in o["rec"][r].values())
-            for ipa, t in enumerate(rl["rtt"]):
+                want[rl["rd"]] = sum(x["granule"] is not None for x in o["recs"][r].values())
+            for ipa, t in rl["rtt"].items():
                 if t is not None:
                     want[t] = int(o["rtte"][r][ipa]["hipas"] == "ASSIGNED")
-        assert {g: o["granule"][g]["refcount"] for g in range(G)} == want
+        assert {g: o["granules"][g]["refcount"] for g in range(G)} == want
 
     @invariant()
     def ripas_consent_and_lifecycle(self) -> None:
         o, p = obs(self.m), self.prev
         name, args, outcome = self.act
         for r in range(R):
-            pr, nr = p["realm"][r], o["realm"][r]
+            pr, nr = p["realms"][r], o["realms"][r]
             if pr["rd"] is None or pr["rd"] != nr["rd"]:
                 continue  # created or destroyed this step
             assert _ORDER[nr["state"]] >= _ORDER[pr["state"]]  # lifecycle monotone
-            if nr["rim"] != pr["rim"]:
+            if self.m.rim(r) != self.prev_rim[r]:
                 assert outcome == OK and args[0] == r and pr["state"] == "REALM_NEW"
                 assert name in ("rmi_data_create", "rmi_rtt_init_ripas", "rmi_rec_create")
             for ipa in range(IPAS):
@@ -819,7 +824,7 @@ class CcaStateMachine(RuleBasedStateMachine):
                     continue
                 here = outcome == OK and args[0] == r
                 if name == "rmi_rtt_set_ripas":
-                    req = p["rec"][r][0]["pending"]
+                    req = p["recs"][r][0]["pending"]
                     assert here and args[2] == ipa and req["ipa"] == ipa and b == req["ripas"]
                     assert a != "DESTROYED" or req["change_destroyed"]
                 elif name == "rmi_rtt_init_ripas":

@@ -1,0 +1,1 @@
+"""Conformance tests: the reference models in models/ against the specs in spec/ (hypothesis)."""
