@@ -1,6 +1,6 @@
 """Benchmark of the z3 engines against the explicit checker on spec/snp.tee.
 
-For each size of spec/snp.tee (default constants, then more pages / guests), one run of:
+For each size of spec/snp.tee (default constants, then more 2M regions / guests), one run of:
   * BMC alone (`--engine bmc`) at depth 5, 10, 20, 40: seconds to reach the depth;
   * BMC with the 1-induction lemmas assumed in every frame (what `auto` does) at the same
     depths;
@@ -36,7 +36,7 @@ from checker.result import Verdict  # noqa: E402
 from checker.smt import Budget  # noqa: E402
 
 SPEC = str(ROOT / "spec" / "snp.tee")
-SIZES = [{}, {"PAGES": 3}, {"GUESTS": 2}, {"PAGES": 3, "GUESTS": 2}]
+SIZES = [{}, {"GUESTS": 3}, {"REGIONS": 3}, {"REGIONS": 3, "GUESTS": 3}]
 DEPTHS = [5, 10, 20, 40]
 
 

@@ -47,6 +47,7 @@ from checker.values import state_to_plain, to_plain
 DEFAULT_FAILURE_DIR = ".tee-check/failures"
 _STRATEGIES: dict[tuple[tuple[str, tuple[tuple[Any, ...], ...]], ...], st.SearchStrategy[tuple[Any, ...]]] = {}
 MAX_ENUMERATE = 4096  # an action with more argument tuples draws them freely (and skips disabled ones)
+CACHE_STATES = 50_000  # (state, action) enumerations kept per conformance class
 
 
 class ConformanceError(AssertionError):
@@ -138,6 +139,9 @@ class ConformanceMachine(RuleBasedStateMachine):
     failure_dir: ClassVar[Path | None]
     replay_setup: ClassVar[list[str]]
     coverage: ClassVar[Coverage]
+    passed_cache: ClassVar[set[Any]]  # (state, prev, action) keys whose properties all held
+    has_transitions: ClassVar[bool]
+    results_cache: ClassVar[dict[tuple[State, str], tuple[tuple[tuple[Any, ...], str | None, State | None], ...]]]
 
     def __init__(self) -> None:
         super().__init__()
@@ -166,6 +170,45 @@ class ConformanceMachine(RuleBasedStateMachine):
         self._tc_check(None, None)
 
     # ---------------------------------------------------------------- drawing arguments
+    def _tc_results(self, action: str) -> tuple[tuple[tuple[Any, ...], str | None, State | None], ...]:
+        """(args, outcome, next state) for every argument tuple of `action` in the current spec
+        state; the outcome is None when a `require` without `else` does not hold, "error" when
+        the spec itself goes wrong. The spec is deterministic, so the answers are kept per
+        class (runs revisit the same states, the initial one first) up to CACHE_STATES."""
+        cls = type(self)
+        key = (self._tc_state, action)
+        got = cls.results_cache.get(key)
+        if got is None:
+            rows: list[tuple[tuple[Any, ...], str | None, State | None]] = []
+            for args in cls.interp.args(action):
+                try:
+                    r = cls.interp.step(self._tc_state, action, args)
+                except SpecRuntimeError:
+                    rows.append((args, "error", None))  # taken: the rule reports it
+                    continue
+                rows.append((args, None, None) if r is None else (args, r.outcome, r.state))
+            got = tuple(rows)
+            if len(cls.results_cache) < CACHE_STATES:
+                cls.results_cache[key] = got
+        return got
+
+    def _tc_may_fire(self, action: str) -> bool:
+        """The rule's precondition: some argument tuple is taken now. Stops at the first one
+        found (the full enumeration is done only for the rule hypothesis then draws)."""
+        cls = type(self)
+        if action in self._tc_enabled:
+            return bool(self._tc_enabled[action])
+        known = cls.results_cache.get((self._tc_state, action))
+        if known is not None:
+            return any(o is not None for _, o, _ in known)
+        for args in cls.interp.args(action):
+            try:
+                if cls.interp.step(self._tc_state, action, args) is not None:
+                    return True
+            except SpecRuntimeError:
+                return True
+        return bool(self._tc_enabled_args(action))  # none taken: record the enumeration
+
     def _tc_enabled_args(self, action: str) -> dict[str, list[tuple[Any, ...]]]:
         """Argument tuples for which `action` is taken in the current spec state, by outcome
         ("ok" first, then the codes in order; "error" when the spec itself goes wrong).
@@ -174,18 +217,13 @@ class ConformanceMachine(RuleBasedStateMachine):
         if got is None:
             groups: dict[str, list[tuple[Any, ...]]] = {}
             stale: list[tuple[Any, ...]] = []
-            for args in self.interp.args(action):
-                try:
-                    r = self.interp.step(self._tc_state, action, args)
-                except SpecRuntimeError:
-                    r = None
-                    groups.setdefault("error", []).append(args)  # taken: the rule reports it
-                if r is None:
+            for args, outcome, nxt in self._tc_results(action):
+                if outcome is None:
                     continue
-                if r.outcome == "ok" and r.state in self._tc_visited:
+                if outcome == "ok" and nxt in self._tc_visited:
                     stale.append(args)
                 else:
-                    groups.setdefault(r.outcome, []).append(args)
+                    groups.setdefault(outcome, []).append(args)
             got = {o: groups[o] for o in sorted(groups, key=lambda o: (o != "ok", o))}
             if stale:
                 got["ok:stale"] = stale
@@ -259,6 +297,10 @@ class ConformanceMachine(RuleBasedStateMachine):
         if diffs:
             self._tc_fail(Mismatch(n, "observation", f"the model's state differs from the spec's {where}",
                                    differences=tuple(diffs)))
+        # the properties are functions of (prev, state, action): what passed once passes again
+        key = (self._tc_state, prev, action) if cls.has_transitions else self._tc_state
+        if key in cls.passed_cache:
+            return
         for p in cls.checked:
             if p.kind == "transition" and (prev is None or (p.on is not None and action not in p.on)):
                 continue
@@ -272,6 +314,8 @@ class ConformanceMachine(RuleBasedStateMachine):
                 self._tc_fail(Mismatch(n, "invariant", f"the spec's {p.kind} {p.name} is false {where} "
                                        "(the model agreed with the spec up to here)",
                                        details=tuple(["why:", *("  " + line for line in why)] if why else [])))
+        if len(cls.passed_cache) < CACHE_STATES:
+            cls.passed_cache.add(key)
 
     # ---------------------------------------------------------------- failing
     def _tc_model_error(self, step: int, what: str, err: Exception) -> NoReturn:
@@ -317,7 +361,7 @@ def _rule_for(action: ir.Action, big: bool) -> Callable[..., None]:
     take.__name__ = take.__qualname__ = action.name
     fn: Callable[..., None] = rule(args=strategy)(take)
     if not big:
-        fn = precondition(lambda self: bool(self._tc_enabled_args(action.name)))(fn)
+        fn = precondition(lambda self: self._tc_may_fire(action.name))(fn)
     return fn
 
 
@@ -359,6 +403,8 @@ def conformance(spec_path: str | Path, model_factory: Callable[[], Any], *,
         "checked": checked, "failure_dir": Path(failure_dir) if failure_dir is not None else None,
         "replay_setup": list(replay_setup) if replay_setup is not None else default_setup(model_factory),
         "coverage": Coverage(fired={a.name: {} for a in spec.actions}),
+        "results_cache": {}, "passed_cache": set(),
+        "has_transitions": any(p.kind == "transition" for p in checked),
         "__module__": sys._getframe(1).f_globals.get("__name__", __name__),  # the caller's test module
         "__doc__": f"Conformance of {getattr(model_factory, '__qualname__', model_factory)} to spec {spec.name}.",
     }
