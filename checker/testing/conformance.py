@@ -3,8 +3,10 @@
 In: a spec path (const `overrides` as for the CLI) and a factory of the model under test:
 an object with one method per spec action, called with the arguments in the spec's
 parameter order as plain values (values.to_plain: ranges as int, enums as member names)
-and returning the outcome code ("ok" or the spec's `require ... else CODE`), and
-`observe()` returning the non-ghost state as values.to_plain would.
+and returning the outcome code ("ok" or the spec's `require ... else CODE`) — or a tuple
+whose first item is that code, as a read returns (outcome, value): the value is state
+`observe()` already shows — and `observe()` returning the non-ghost state as
+values.to_plain would.
 Out: `conformance(...)`, a hypothesis `RuleBasedStateMachine` class (use its `.TestCase` in
 pytest) with one rule per action. Arguments are drawn from the argument tuples enabled in
 the spec's current state (a `require` without `else` that is false means "not taken"),
@@ -277,6 +279,8 @@ class ConformanceMachine(RuleBasedStateMachine):
             got = getattr(self.model, cls.methods[action.name])(*plain)
         except Exception as err:  # noqa: BLE001 - reported with the trace, then re-raised as cause
             self._tc_model_error(n, f"model.{cls.methods[action.name]}{plain}", err)
+        if isinstance(got, tuple) and got and isinstance(got[0], str):
+            got = got[0]  # (outcome, value, ...): the outcome is what the spec's step has
         if got != r.outcome:
             self._tc_fail(Mismatch(n, "outcome", f"step {n}: {action.name} returns {got!r} in the model, "
                                    f"the spec says {r.outcome!r}", outcome=repr(got) if not isinstance(got, str) else got))
