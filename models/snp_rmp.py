@@ -1,17 +1,21 @@
-"""SEV-SNP Reverse Map Table (RMP) data: entries, permission bits, page sizes, page states.
+"""SEV-SNP data: RMP entries, permission bits, page sizes, page and guest states, swap records.
 
 In: nothing (plain data types used by `models.snp.SnpMachine`).
-Out: `Perm` (per-VMPL permission bits), `PageSize`, `PageState`, the frozen `RmpEntry`.
-Guarantees: `RmpEntry` is immutable; `RmpEntry.record()` is the plain-value view used by
-`SnpMachine.observe()` (size as "S4K"/"S2M", perms as vmpl -> frozenset of bit names).
+Out: `Perm` (per-VMPL permission bits) and `as_perm` (an RMPADJUST permission argument given as
+bits or as a set of bit names), `PageSize`, `PageState`, `GuestState`, the frozen `RmpEntry` and
+`SwapRecord`.
+Guarantees: `RmpEntry` and `SwapRecord` are immutable; `RmpEntry.record()` is the plain-value
+view used by `SnpMachine.observe()` (size as "S4K"/"S2M", perms as vmpl -> frozenset of bit
+names, the names spec/snp.tee gives its `Perm` members).
 
 Sources: domain.md section 1.1 / 1.2 (`[V L/virt-sev struct rmpentry_raw]`, `[V SVSM utils.rs RMPFlags]`,
-`[V VSM entry_s.rs]`).
+`[V VSM entry_s.rs]`, `[V L/psp]` for the firmware guest states).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 VMPLS = 4  # VMPL0 (most privileged) .. VMPL3 [V VSM; domain 1.5]
@@ -29,11 +33,25 @@ class Perm(enum.IntFlag):
 
 PERM_NONE = Perm(0)
 PERM_ALL = Perm.Read | Perm.Write | Perm.ExecUser | Perm.ExecSuper
+Perms = tuple[Perm, Perm, Perm, Perm]
 
 
 def perm_names(p: Perm) -> frozenset[str]:
     """The set of bit names in `p`, e.g. frozenset({"Read", "Write"})."""
     return frozenset(m.name for m in Perm if m in p and m.name is not None)
+
+
+def as_perm(perms: Perm | int | Iterable[str]) -> Perm | None:
+    """An RMPADJUST permission argument as bits: a Perm, an int 0..15, or bit names
+    ({"Read", "Write"}). None when it is malformed (bits above 3, an unknown name)."""
+    if isinstance(perms, int):  # Perm is an int too
+        return Perm(perms) if 0 <= perms <= int(PERM_ALL) else None
+    out = PERM_NONE
+    for name in perms:
+        if name not in Perm.__members__:
+            return None
+        out |= Perm[name]
+    return out
 
 
 class PageSize(enum.Enum):
@@ -56,6 +74,14 @@ class PageState(enum.Enum):
     CONTEXT = "CONTEXT"
 
 
+class GuestState(enum.Enum):
+    """The AMD-SP's state of a guest: LAUNCH from LAUNCH_START (here: from the start) until
+    LAUNCH_FINISH, then RUNNING; only a running guest has vCPUs that execute [V L/psp]."""
+
+    LAUNCH = "LAUNCH"
+    RUNNING = "RUNNING"
+
+
 @dataclass(frozen=True)
 class RmpEntry:
     """One RMP entry (one per 4K SPA page). For a 2M entry every 4K page of the region holds a
@@ -69,7 +95,7 @@ class RmpEntry:
     validated: bool = False
     immutable: bool = False
     vmsa: bool = False
-    perms: tuple[Perm, Perm, Perm, Perm] = (PERM_NONE, PERM_NONE, PERM_NONE, PERM_NONE)
+    perms: Perms = (PERM_NONE, PERM_NONE, PERM_NONE, PERM_NONE)
 
     def with_perm(self, vmpl: int, perm: Perm) -> RmpEntry:
         """A copy with perms[vmpl] := perm."""
@@ -92,3 +118,17 @@ class RmpEntry:
             "vmsa": self.vmsa,
             "perms": {v: perm_names(p) for v, p in enumerate(self.perms)},
         }
+
+
+@dataclass(frozen=True)
+class SwapRecord:
+    """A metadata entry of a swapped-out guest page: saved RMP state plus the page contents
+    sealed under the firmware transport key (AES-GCM, aad = asid||gpa) [R FW ABI]."""
+
+    asid: int
+    gpa: int
+    validated: bool
+    vmsa: bool
+    perms: Perms
+    nonce: bytes
+    sealed: bytes

@@ -5,6 +5,7 @@ hypothesis state machine over all actions checking the invariants SNP hardware g
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -12,14 +13,33 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from models.snp import PAGE_TYPES, SnpMachine
-from models.snp_rmp import PERM_ALL, PERM_NONE, PageSize, PageState, Perm, RmpEntry, perm_names
+from models.snp_rmp import (
+    PERM_ALL,
+    PERM_NONE,
+    PageSize,
+    PageState,
+    Perm,
+    RmpEntry,
+    as_perm,
+    perm_names,
+)
 
 R, W, XU, XS = int(Perm.Read), int(Perm.Write), int(Perm.ExecUser), int(Perm.ExecSuper)
 ALL = int(PERM_ALL)
 
 
-def mk() -> SnpMachine:
-    return SnpMachine(pages=8, guests=2, gpas=4, pages_per_2m=2, seed=0, page_bytes=64)
+def obs(m: SnpMachine) -> Any:
+    """observe() typed loosely for indexing in tests."""
+    return m.observe()
+
+
+def mk(running: bool = True) -> SnpMachine:
+    """8 pages, 2 guests, 4 gpas, 2M = 2 pages; both guests past LAUNCH_FINISH if `running`."""
+    m = SnpMachine(pages=8, guests=2, gpas=4, pages_per_2m=2, seed=0, page_bytes=64)
+    if running:
+        for g in m.guest_ids():
+            assert m.launch_finish(g) == "ok"
+    return m
 
 
 def private(m: SnpMachine, guest: int, page: int, gpa: int, validate: bool = True) -> None:
@@ -255,7 +275,8 @@ def test_private_data_is_ciphertext_in_memory() -> None:
     assert m.guest_write(1, 0, 0, 0xAB, True) == "ok"
     outcome, ct = m.hv_read(0)
     assert outcome == "ok" and ct[:8] != (0xAB).to_bytes(8, "little")
-    assert m.observe()["mem"][0] == 0xAB  # type: ignore[index]
+    assert obs(m)["mem"][0] == {"key": 1, "val": 0xAB}  # found by trial decryption
+    assert m.load(2, 0) != 0xAB and m.load(0, 0) != 0xAB  # other keys: garbage
 
 
 # ---------------------------------------------------------------------------- HV writes
@@ -293,8 +314,10 @@ def test_page_states_all_eight() -> None:
     assert m.page_swap_out(3, 4) == "ok"
     assert m.page_state(3) == "PRE_SWAP"
     names = {s.value for s in PageState}
-    assert set(m.observe()["page_state"].values()) <= names  # type: ignore[attr-defined]
+    assert {m.page_state(p) for p in range(8)} <= names
     assert len(names) == 8
+    assert obs(m)["md_pages"] == frozenset({4}) and obs(m)["context_pages"] == frozenset({5})
+    assert obs(m)["swap_locked"] == frozenset({3})
 
 
 def test_md_init_gctx_errors() -> None:
@@ -315,7 +338,7 @@ def digest_step(d: bytes, gpa: int, ptype: str, contents: bytes) -> bytes:
 
 
 def test_launch_update_errors_in_order() -> None:
-    m = mk()
+    m = mk(running=False)
     assert m.launch_update(1, 0, 0, 1, "BOGUS") == "INVALID_PARAM"  # before page state
     assert m.launch_update(1, 0, 0, 1, "NORMAL", (16, 0, 0)) == "INVALID_PARAM"
     assert m.launch_update(1, 0, 0, 1) == "INVALID_PAGE_STATE"  # Hypervisor page
@@ -328,10 +351,13 @@ def test_launch_update_errors_in_order() -> None:
     assert m.launch_update(1, 2, 2, 1) == "INVALID_PAGE_SIZE"
     firmware(m, 6)
     assert m.launch_update(1, 6, 0, 1) == "INVALID_PAGE_STATE"
+    assert m.launch_finish(1) == "ok"
+    assert m.launch_update(1, 6, 0, 1) == "INVALID_GUEST_STATE"  # before the page state
+    assert m.launch_update(1, 0, 0, 1, "BOGUS") == "INVALID_PARAM"
 
 
 def test_launch_update_effect_and_digest() -> None:
-    m = mk()
+    m = mk(running=False)
     pre_guest(m, 1, 0, 0)
     pre_guest(m, 1, 1, 1)
     pre_guest(m, 1, 2, 2)
@@ -342,8 +368,10 @@ def test_launch_update_effect_and_digest() -> None:
     d = digest_step(d, 0, "NORMAL", (0x55).to_bytes(8, "little") + bytes(56))
     d = digest_step(d, 1, "VMSA", (0x66).to_bytes(8, "little") + bytes(56))
     d = digest_step(d, 2, "ZERO", b"")
-    assert m.launch_digest[1] == d
-    assert m.observe()["launch_digest"] == {1: d.hex(), 2: bytes(48).hex()}
+    assert m.launch_digest == {1: d, 2: bytes(48)}
+    assert obs(m)["mem"][0] == {"key": 1, "val": 0x55} and obs(m)["mem"][2] == {"key": 1, "val": 0}
+    assert m.launch_finish(1) == "ok" and m.launch_finish(1) == "INVALID_GUEST_STATE"
+    assert obs(m)["guest_state"] == {1: "RUNNING", 2: "LAUNCH"}
     assert m.page_state(0) == "GUEST_VALID" and not m.rmp[0].immutable
     assert m.rmp[0].perms[1] == Perm.Read | Perm.Write and m.rmp[1].vmsa
     for g, p in ((0, 0), (1, 1), (2, 2)):
@@ -356,7 +384,7 @@ def test_launch_update_effect_and_digest() -> None:
 
 def test_launch_digest_binds_gpa() -> None:
     """undeSErVed trust: the same pages placed at swapped gpas give a different digest."""
-    a, b = mk(), mk()
+    a, b = mk(running=False), mk(running=False)
     for m, order in ((a, (0, 1)), (b, (1, 0))):
         for page, gpa in enumerate(order):
             pre_guest(m, 1, page, gpa)
@@ -414,10 +442,11 @@ def test_swap_out_in_preserves_contents_and_state() -> None:
     assert m.rmpadjust(1, 0, 0, 1, R, False) == "ok"
     assert m.guest_write(1, 0, 0, 0xFEED, True) == "ok"
     assert m.page_swap_out(0, 7) == "ok"
-    md = m.observe()["metadata"]
-    assert md == {7: {"asid": 1, "gpa": 0, "validated": True, "vmsa": False,
-                      "perms": {0: perm_names(PERM_ALL), 1: frozenset({"Read"}),
-                                2: frozenset(), 3: frozenset()}}}
+    slots = obs(m)["slots"]
+    assert slots[7] == {"asid": 1, "gpa": 0, "validated": True, "vmsa": False,
+                        "perms": {0: perm_names(PERM_ALL), 1: frozenset({"Read"}),
+                                  2: frozenset(), 3: frozenset()}, "val": 0xFEED}
+    assert all(slots[p] is None for p in range(7)) and obs(m)["md_pages"] == frozenset({7})
     assert m.guest_read(1, 0, 0, True) == ("NPF", None)  # locked
     assert m.hv_write(0, 1) == "RMP_PF"
     assert m.rmpupdate(0, 0, 0, False, False, False) == "FAIL_PERMISSION"
@@ -426,7 +455,7 @@ def test_swap_out_in_preserves_contents_and_state() -> None:
     assert m.page_swap_in(3, 7) == "ok"
     m.npt_map(1, 0, 3)
     assert m.guest_read(1, 1, 0, True) == ("ok", 0xFEED)
-    assert m.page_state(3) == "GUEST_VALID" and m.observe()["metadata"] == {7: None}
+    assert m.page_state(3) == "GUEST_VALID" and obs(m)["slots"][7] is None
     assert m.page_state(0) == "PRE_SWAP"
     # and back in place at the original (still locked) page
     assert m.page_swap_out(3, 7) == "ok"
@@ -491,22 +520,128 @@ def test_replay_of_old_ciphertext_blocked() -> None:
 
 def test_observe_shape() -> None:
     m = SnpMachine(pages=2, guests=1, gpas=2, pages_per_2m=2)
+    assert m.launch_finish(1) == "ok"
     private(m, 1, 0, 1)
-    obs = m.observe()
-    assert set(obs) == {"rmp", "npt", "npt_size", "mem", "page_state", "launch_digest",
-                        "guest_os_validated", "metadata"}
-    assert obs["rmp"][0] == {  # type: ignore[index]
+    o = obs(m)
+    assert set(o) == {"rmp", "npt", "npt_size", "mem", "guest_state", "guest_os_validated",
+                      "md_pages", "slots", "context_pages", "swap_locked"}
+    assert o["rmp"][0] == {
         "assigned": True, "asid": 1, "gpa": 1, "size": "S4K", "validated": True,
         "immutable": False, "vmsa": False,
         "perms": {0: frozenset({"Read", "Write", "ExecUser", "ExecSuper"}), 1: frozenset(),
                   2: frozenset(), 3: frozenset()},
     }
-    assert obs["npt"] == {1: {0: None, 1: 0}}
-    assert obs["npt_size"] == {1: {0: None, 1: "S4K"}}
-    assert obs["page_state"] == {0: "GUEST_VALID", 1: "HYPERVISOR"}
-    mem = obs["mem"]
-    assert isinstance(mem, dict) and mem[1] == 0 and isinstance(mem[0], int)
+    assert o["npt"] == {1: {0: None, 1: 0}}
+    assert o["npt_size"] == {1: {0: None, 1: "S4K"}}
+    assert o["mem"] == {0: {"key": 0, "val": 0}, 1: {"key": 0, "val": 0}}
+    assert o["guest_state"] == {1: "RUNNING"}
+    assert o["guest_os_validated"] == {1: frozenset()}  # raw PVALIDATE: the OS record untouched
+    assert o["md_pages"] == o["context_pages"] == o["swap_locked"] == frozenset()
+    assert o["slots"] == {0: None, 1: None}
     assert RmpEntry().with_perm(2, Perm.Read).perms[2] == Perm.Read
+    with pytest.raises(ValueError):
+        SnpMachine(pages=2, pages_per_2m=2, gpas=2, page_bytes=24)
+
+
+# ---------------------------------------------------------------------------- guest state
+def test_guest_actions_need_a_running_guest() -> None:
+    m = mk(running=False)
+    private(m, 1, 0, 0, validate=False)
+    assert m.pvalidate(1, 0, 0, False, True) == "GUEST_NOT_RUNNING"
+    assert m.rmpadjust(1, 0, 0, 1, R, False) == "GUEST_NOT_RUNNING"
+    assert m.guest_write(1, 0, 0, 1, True) == "GUEST_NOT_RUNNING"
+    assert m.guest_read(1, 0, 0, False) == ("GUEST_NOT_RUNNING", None)
+    assert m.guest_fetch(1, 0, 0, True) == ("GUEST_NOT_RUNNING", None)
+    assert m.guest_os_pvalidate(1, 0) == "GUEST_NOT_RUNNING"
+    assert m.guest_os_unvalidate(1, 0) == "GUEST_NOT_RUNNING"
+    assert m.launch_finish(1) == "ok" and m.launch_finish(1) == "INVALID_GUEST_STATE"
+    assert m.guest_os_pvalidate(1, 0) == "ok"
+    assert m.guest_state[2].value == "LAUNCH"
+
+
+# ---------------------------------------------------------------------------- guest OS, 2M
+def test_guest_os_pvalidate_2m_in_order() -> None:
+    m = mk()
+    assert m.guest_os_pvalidate(1, 1, True) == "FAIL_INPUT"  # unaligned 2M
+    assert m.guest_os_pvalidate(1, 0, True) == "NPF"  # no translation
+    private_2m(m, 1, 2, 0, validate=False)
+    assert m.guest_os_pvalidate(1, 1) == "NPF"  # 4K request on a 2M entry: HV should PSMASH
+    assert m.guest_os_pvalidate(1, 0, True) == "ok"
+    assert m.rmp[2].validated and m.rmp[3].validated
+    assert m.guest_os_validated[1] == {0, 1}  # the OS records every gpa of the 2M page
+    assert m.guest_os_pvalidate(1, 1) == "GUEST_REFUSED_DOUBLE_VALIDATE"
+    assert m.guest_os_pvalidate(1, 1, True) == "GUEST_REFUSED_DOUBLE_VALIDATE"  # before FAIL_INPUT
+    assert m.guest_os_unvalidate(1, 0) == "NPF"  # PVALIDATE(0) of 4K on a 2M entry
+    assert m.psmash(2) == "ok" and m.rmp[3].validated  # PSMASH keeps validated
+    m.npt_map(1, 1, 3)
+    assert m.guest_os_unvalidate(1, 1) == "ok" and m.guest_os_validated[1] == {0}
+    # a 4K entry under a 2M request
+    private(m, 2, 4, 2, validate=False)
+    assert m.guest_os_pvalidate(2, 2, True) == "FAIL_SIZEMISMATCH"
+    assert m.guest_os_validated[2] == set()
+    assert m.guest_os_pvalidate(2, 2) == "ok"
+    assert m.guest_os_pvalidate(2, 3) == "NPF"
+
+
+def test_rmpadjust_perms_as_names() -> None:
+    m = mk()
+    private(m, 1, 0, 0)
+    assert m.rmpadjust(1, 0, 0, 1, frozenset({"Read", "ExecSuper"}), False) == "ok"
+    assert m.rmp[0].perms[1] == Perm.Read | Perm.ExecSuper
+    assert m.rmpadjust(1, 1, 0, 2, {"Write"}, False) == "FAIL_PERMISSION"
+    assert m.rmpadjust(1, 1, 0, 2, {"Read"}, False) == "ok"
+    assert m.rmpadjust(1, 0, 0, 1, {"Shadow"}, False) == "FAIL_INPUT"
+    assert m.rmpadjust(1, 0, 0, 1, Perm.Write, False) == "ok"
+    assert as_perm(frozenset()) == PERM_NONE and as_perm(-1) is None and as_perm(15) == PERM_ALL
+    assert obs(m)["rmp"][0]["perms"][1] == frozenset({"Write"})
+
+
+# ---------------------------------------------------------------------------- memory cells
+def test_cells_by_trial_decryption() -> None:
+    m = mk()
+    assert m.cell(0) == (0, 0)  # DRAM starts as plaintext zeros
+    assert m.hv_write(0, 1) == "ok" and m.cell(0) == (0, 1)
+    private(m, 1, 1, 1)
+    assert m.guest_write(1, 0, 1, 1, True) == "ok" and m.cell(1) == (1, 1)
+    ct = m.hv_read(1)[1]
+    assert m.hv_write_raw(2, ct) == "ok"  # the same ciphertext at another SPA: garbage
+    assert m.cell(2) is None and obs(m)["mem"][2] == {"key": None, "val": None}
+    m.npt_map(2, 3, 3)
+    assert m.guest_write(2, 0, 3, 5, False) == "ok" and m.cell(3) == (0, 5)  # C=0: plaintext
+    assert m.hv_read(3)[1][:8] == (5).to_bytes(8, "little")
+
+
+def test_hardware_swap_of_contents_not_under_the_owner_key() -> None:
+    """SWAP_OUT decrypts with the owner's VEK. A page the guest never wrote since it was assigned
+    holds host plaintext: in place the round trip restores the very same bytes (still the
+    host's plaintext, key 0); at another SPA it is garbage under every key. (spec/snp.tee stores
+    the value under the owner's key instead: see tests/conformance/test_snp.py.)"""
+    m = mk()
+    firmware(m, 7)
+    assert m.page_md_init(7) == "ok"
+    assert m.hv_write(0, 1) == "ok"
+    private(m, 1, 0, 0, validate=False)
+    assert m.cell(0) == (0, 1)
+    assert m.page_swap_out(0, 7) == "ok"
+    assert obs(m)["slots"][7]["val"] != 1  # the sealed plaintext is garbage
+    assert m.page_swap_in(0, 7) == "ok"
+    assert m.cell(0) == (0, 1)  # same SPA, same key: the same ciphertext comes back
+    assert m.page_swap_out(0, 7) == "ok"
+    pre_guest(m, 1, 1, 0)
+    assert m.page_swap_in(1, 7) == "ok"
+    assert m.cell(1) is None  # moved: garbage under every key
+
+
+def test_reclaim_clears_bookkeeping_of_the_whole_entry() -> None:
+    m = mk()
+    assert m.rmpupdate(2, 0, 0, True, True, True) == "ok"  # a 2M firmware entry
+    assert m.gctx_create(3) == "INVALID_PAGE_SIZE"
+    assert m.page_reclaim(3) == "ok"
+    assert [m.page_state(p) for p in (2, 3)] == ["HYPERVISOR"] * 2
+    pre_guest(m, 1, 4, 0, size2m=True)
+    assert m.page_reclaim(5) == "ok"
+    assert [m.page_state(p) for p in (4, 5)] == ["GUEST_INVALID"] * 2
+    assert m.rmp[5].perms == (PERM_ALL, PERM_NONE, PERM_NONE, PERM_NONE)
 
 
 # ---------------------------------------------------------------------------- state machine
@@ -530,6 +665,7 @@ class SnpStateMachine(RuleBasedStateMachine):
         # (guest, gpa) -> (value, page) of the last successful private write
         self.expected: dict[tuple[int, int], tuple[int, int]] = {}
         self.fresh_reads = 0
+        self.raw_validated = False  # a raw PVALIDATE(1) bypassed the guest OS's record
         self.swapped: dict[int, bytes] = {}  # metadata page -> plaintext at swap-out
 
     def _forget(self, old: list[RmpEntry]) -> None:
@@ -571,14 +707,16 @@ class SnpStateMachine(RuleBasedStateMachine):
             tr = self.m.npt[guest][gpa]
             assert tr is not None and self.m.rmp[tr[0]].asid == guest
             assert self.m.rmp[tr[0]].gpa == gpa
+            self.raw_validated = True
         self._forget(old)
 
     @rule(guest=gu, vmpl=vm, gpa=ga, tvmpl=st.integers(0, 3), perms=st.integers(0, 15),
-          vmsa=st.booleans(), size2m=st.booleans())
+          vmsa=st.booleans(), size2m=st.booleans(), names=st.booleans())
     def rmpadjust(self, guest: int, vmpl: int, gpa: int, tvmpl: int, perms: int, vmsa: bool,
-                  size2m: bool) -> None:
+                  size2m: bool, names: bool) -> None:
         old = list(self.m.rmp)
-        r = self.m.rmpadjust(guest, vmpl, gpa, tvmpl, perms, vmsa, size2m)
+        arg = perm_names(Perm(perms)) if names else perms  # the spec's form or the bits
+        r = self.m.rmpadjust(guest, vmpl, gpa, tvmpl, arg, vmsa, size2m)
         if r == "ok":
             assert tvmpl > vmpl
             tr = self.m.npt[guest][gpa]
@@ -693,16 +831,28 @@ class SnpStateMachine(RuleBasedStateMachine):
         old = list(self.m.rmp)
         self.m.rmpupdate(page, guest, gpa, True, size2m, False)
         self.m.npt_map(guest, gpa, page, size2m)
-        if validate:
-            self.m.pvalidate(guest, 0, gpa, size2m, True)
+        if validate and self.m.pvalidate(guest, 0, gpa, size2m, True) == "ok":
+            self.raw_validated = True
         self._forget(old)
         self._forget_guest(guest)
         if validate and self.m.guest_write(guest, 0, gpa, value, True) == "ok":
             self.expected[(guest, gpa)] = (value, page)
 
+    @rule(guest=gu)
+    def launch_finish(self, guest: int) -> None:
+        launching = not self.m.running(guest)
+        assert (self.m.launch_finish(guest) == "ok") == launching
+        assert self.m.running(guest)
+
     @rule(guest=gu, gpa=ga, page=pg, value=val)
     def hv_launch(self, guest: int, gpa: int, page: int, value: int) -> None:
         old = list(self.m.rmp)
+        if self.m.running(guest):
+            if self.m.rmpupdate(page, guest, gpa, True, False, True) == "ok":
+                assert self.m.launch_update(guest, page, gpa, value) == "INVALID_GUEST_STATE"
+                assert self.m.page_reclaim(page) == "ok"
+            self._forget(old)
+            return
         if self.m.rmpupdate(page, guest, gpa, True, False, True) == "ok":
             assert self.m.launch_update(guest, page, gpa, value) == "ok"
             self.m.npt_map(guest, gpa, page)
@@ -765,11 +915,16 @@ class SnpStateMachine(RuleBasedStateMachine):
             self._forget_guest(rec.asid)
         self._forget(old)
 
-    @rule(guest=gu, gpa=ga, validate=st.booleans())
-    def guest_os(self, guest: int, gpa: int, validate: bool) -> None:
+    @rule(guest=gu, gpa=ga, validate=st.booleans(), size2m=rare)
+    def guest_os(self, guest: int, gpa: int, validate: bool, size2m: bool) -> None:
         old = list(self.m.rmp)
         if validate:
-            self.m.guest_os_pvalidate(guest, gpa)
+            before = set(self.m.guest_os_validated[guest])
+            r = self.m.guest_os_pvalidate(guest, gpa, size2m)
+            span = set(self.m.region(gpa)) if size2m else {gpa}
+            if span & before and self.m.running(guest):
+                assert r == "GUEST_REFUSED_DOUBLE_VALIDATE"
+            assert self.m.guest_os_validated[guest] == (before | span if r == "ok" else before)
         else:
             self.m.guest_os_unvalidate(guest, gpa)
         self._forget(old)
@@ -823,6 +978,17 @@ class SnpStateMachine(RuleBasedStateMachine):
             if r == "ok" and tr is not None and tr[0] == page:
                 self.fresh_reads += 1
                 assert v == value
+
+    @invariant()
+    def memory_holds_the_writes(self) -> None:  # the ciphertext is the last write's, under its key
+        for (g, _a), (value, page) in self.expected.items():
+            assert self.m.cell(page) == (g, value)
+
+    @invariant()
+    def record_covers_validated(self) -> None:  # the OS's record vs the RMP (domain 6.2)
+        for e in self.m.rmp:
+            if e.validated and self.m.running(e.asid):
+                assert e.gpa in self.m.guest_os_validated[e.asid] or self.raw_validated
 
     @invariant()
     def page_states_known(self) -> None:
