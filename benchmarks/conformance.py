@@ -41,8 +41,9 @@ def machine_of(name: str) -> type[ConformanceMachine] | None:
     except ImportError:
         return None
     for _, obj in inspect.getmembers(mod, inspect.isclass):
-        if issubclass(obj, ConformanceMachine) and obj is not ConformanceMachine and obj.__module__ == mod.__name__:
-            return obj
+        if (issubclass(obj, ConformanceMachine) and hasattr(obj, "model_factory")
+                and obj.__module__ == mod.__name__):
+            return obj  # a built machine (not a mixin of extra rules)
     return None
 
 
@@ -52,12 +53,20 @@ def _uses_encryption(model: Any) -> bool:
     todo = [model]
     while todo:
         obj = todo.pop()
-        if id(obj) in seen or not hasattr(obj, "__dict__"):
+        if id(obj) in seen:
             continue
         seen.add(id(obj))
+        if isinstance(obj, dict):
+            todo.extend(obj.values())
+            continue
+        if isinstance(obj, list | tuple):
+            todo.extend(obj)
+            continue
+        if not hasattr(obj, "__dict__"):
+            continue
         if type(obj).__module__ in ("models.encryption", "models.xts") and type(obj).__name__ != "PlainEngine":
             return True
-        todo.extend(v for v in vars(obj).values() if hasattr(v, "__dict__"))
+        todo.extend(vars(obj).values())
     return False
 
 
