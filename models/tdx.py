@@ -1,8 +1,8 @@
 """Intel TDX at the level of the TDX module's own checks (module 1.5, core non-migration flows).
 
 In: small sizes `TdxMachine(pages=8, tds=2, gpas=2, vcpus_per_td=1, hkids=2, packages=1, seed=0,
-l2_vms=0, tdcx_pages=1, page_bytes=64)` and actions as methods named after the SEAMCALL/TDCALL
-leaf or access (`tdh_mem_page_aug`, `tdg_mem_page_accept`, `td_read`, `vmm_read`, ...) with small
+l2_vms=0, tdcx_pages=1, page_bytes=64, lps=None)` and actions as methods named after the
+SEAMCALL/TDCALL leaf or access (`tdh_mem_page_aug`, `tdg_mem_page_accept`, `td_read`, `vmm_read`, ...) with small
 ints. Out: each action returns the module's status name as a string ("ok" for TDX_SUCCESS,
 "TDX_OPERAND_INVALID", "TDX_PAGE_METADATA_INCORRECT", "TDX_EPT_ENTRY_STATE_INCORRECT",
 "TDX_GPA_RANGE_NOT_BLOCKED", "TDX_TLB_TRACKING_NOT_DONE", "TDX_PREVIOUS_TLB_EPOCH_BUSY", ...)
@@ -14,7 +14,8 @@ per HKID, programmed by TDH.MNG.KEY.CONFIG); out-of-range indices raise ValueErr
 
 Model choices (documented):
 - A TD is named by its TDR page (`td` = TDR page index), as the module names it by TDR PA.
-  `tds` sizes the machine: there are `tds*vcpus_per_td` logical processors (LPs).
+  `tds` sizes the machine: there are `lps` logical processors (LPs), `tds*vcpus_per_td` by
+  default.
 - KeyID 0 is the shared TME KeyID (the VMM's); private HKIDs are 1..hkids [V L/tdx.rst].
 - Secure EPT is modelled at leaf level only (`sept[td][gpa]`); TDH.MEM.SEPT.ADD just
   allocates a PT_EPT page. PAGE.ADD copies an int `contents` (8 bytes LE, rest zero).
@@ -22,16 +23,20 @@ Model choices (documented):
   TDH.MR.EXTEND with ("MR.EXTEND", gpa, page plaintext) (whole page = one chunk) [V domain 2.4].
 - Each line has a TD-owner bit (logical integrity) [V TDXM README]: set by private-KeyID writes,
   cleared by shared-KeyID writes. A host read of a TD-bit line returns zeros, and a TD read
-  of a TD-bit-clear line gives MC [R]. TLB: `tlb[td][vcpu]: gpa -> pa`, filled on TD access,
-  flushed on VP.ENTER with a stale epoch and on VP.FLUSH [V helpers.c]. L2 accesses are not
-  cached. An EPT violation is a TD exit (the vCPU stops running); VE and MC keep it running.
+  of a TD-bit-clear line gives MC [R] (and keeps no translation). TLB: `tlb[td][vcpu]: gpa ->
+  pa`, filled on TD access, flushed on VP.ENTER with a stale epoch and on VP.FLUSH [V helpers.c].
+  L2 accesses are not cached. An EPT violation is a TD exit (the vCPU stops running); VE and MC keep it running.
 - vCPU indices are given by the caller (the module numbers them in creation order); a vCPU that
-  was never created has no TDVPR page -> TDX_PAGE_METADATA_INCORRECT (checked after the TDR).
+  was never created has no TDVPR page -> TDX_PAGE_METADATA_INCORRECT, checked after the TDR and
+  the TD's lifecycle / build state.
+- `vmm_write(page, keyid=0, value=0)`: the VMM's value is its own data; spec/tdx.tee does not
+  track it (a TD never reads it: the TD-owner bit is cleared).
 - `seamcall(leaf, *args)` / `tdcall(leaf, *args)` dispatch by leaf number to the methods;
   a SEAMCALL executes atomically (VMX root -> SEAM root -> SEAMRET), so LP modes observed
   between actions are VMX_ROOT or SEAM_NONROOT (a vCPU runs on its associated LP).
 
-observe() shape: see models.tdx_state. Files: tdx_defs (vocabulary), tdx_state (state,
+observe() returns spec/tdx.tee's non-ghost state (shape: see models.tdx_state); the MRTD digest
+and counters are read with `measurement(td)`. Files: tdx_defs (vocabulary), tdx_state (state,
 shared checks, observe), tdx_access (TD/L2/VMM accesses, TD exit), tdx (SEAMCALLs).
 """
 
@@ -70,7 +75,8 @@ class TdxMachine(TdxAccess):
     """The TDX module's SEAMCALL interface over the machine state (see module docstring)."""
 
     def _tdvpr(self, td: int, vcpu: int) -> str | None:
-        """The vCPU's TDVPR page must exist (PT_TDVPR); the model checks the TDR first."""
+        """The vCPU's TDVPR page must exist (PT_TDVPR). The model checks the TDR and the TD's
+        lifecycle / build state first (a vCPU is named by an index here, not by its TDVPR PA)."""
         self._vcpu_idx(vcpu)
         err = self._tdr(td)
         if err:
@@ -161,7 +167,7 @@ class TdxMachine(TdxAccess):
 
     def tdh_vp_init(self, td: int, vcpu: int) -> str:
         """TDH.VP.INIT: only in INITIALIZED [V op_state_lookup.c]; once per vCPU."""
-        err = self._tdvpr(td, vcpu) or self._td_state(td, "tdh_vp_init")
+        err = self._td_state(td, "tdh_vp_init") or self._tdvpr(td, vcpu)
         if err:
             return err
         v = self.tds[td].vcpus[vcpu]
@@ -335,7 +341,7 @@ class TdxMachine(TdxAccess):
         """TDH.VP.ENTER: RUNNABLE only; associates the vCPU with the LP; takes the current epoch,
         refcount[epoch&1]++, flushes the vCPU's TLB if its epoch is stale [V helpers.c
         adjust_tlb_tracking_state]. The LP goes to SEAM_NONROOT."""
-        err = self._tdvpr(td, vcpu) or self._td_state(td, "tdh_vp_enter")
+        err = self._td_state(td, "tdh_vp_enter") or self._tdvpr(td, vcpu)
         if err:
             return err
         t = self.tds[td]
@@ -360,13 +366,16 @@ class TdxMachine(TdxAccess):
 
     def tdh_vp_flush(self, td: int, vcpu: int) -> str:
         """TDH.VP.FLUSH on the vCPU's LP: INVEPT, disassociate, num_assoc_vcpus-- [V tdh_vp_flush.c]."""
-        err = self._tdvpr(td, vcpu)
+        err = self._tdr(td)
         if err:
             return err
         t = self.tds[td]
-        v = t.vcpus[vcpu]
         if t.lifecycle is not Lifecycle.TD_KEYS_CONFIGURED:
             return "TDX_TD_KEYS_NOT_CONFIGURED"
+        err = self._tdvpr(td, vcpu)
+        if err:
+            return err
+        v = t.vcpus[vcpu]
         if v.running:
             return LP_BUSY  # its LP is executing the TD: the VMM cannot SEAMCALL there
         if v.assoc_lp is None:

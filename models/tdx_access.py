@@ -52,7 +52,8 @@ class TdxAccess(TdxState):
     # ------------------------------------------------------------------ TD (SEAM non-root) side
     def _td_access(self, td: int, vcpu: int, gpa: int, value: int | None) -> tuple[str, int | None]:
         """A private access by a running vCPU: TLB first, else walk the SEPT and fill the TLB.
-        PENDING -> #VE; FREE/REMOVED/*BLOCKED -> EPT violation = TD exit [V L/tdx.rst]."""
+        PENDING -> #VE; FREE/REMOVED/*BLOCKED -> EPT violation = TD exit [V L/tdx.rst]; a read
+        of a TD-bit-clear line -> MC, and the aborted access leaves no translation [R]."""
         if self._running(td, vcpu) is None:
             return NOT_RUNNING, None
         self._gpa(gpa)
@@ -65,12 +66,13 @@ class TdxAccess(TdxState):
             if e.state is not S.SEPT_MAPPED or e.pa is None:
                 self.td_exit(td, vcpu)
                 return EPT_VIOLATION, None
-            pa = t.tlb[vcpu][gpa] = e.pa
+            pa = e.pa
+        if value is None and not self.td_bit[pa]:
+            return MC, None  # integrity: a TD read of a line last written with a shared KeyID [R]
+        t.tlb[vcpu][gpa] = pa
         if value is not None:
             self._store(t.hkid, pa, value)
             return OK, None
-        if not self.td_bit[pa]:
-            return MC, None  # integrity: a TD read of a line last written with a shared KeyID [R]
         return OK, self.mem.read_int(t.hkid, pa)
 
     def td_read(self, td: int, vcpu: int, gpa: int) -> tuple[str, int | None]:
@@ -167,7 +169,7 @@ class TdxAccess(TdxState):
             return OK, bytes(self.page_bytes)
         return OK, self.mem.read(keyid, page, 0, self.page_bytes)
 
-    def vmm_write(self, page: int, value: int, keyid: int = 0) -> str:
+    def vmm_write(self, page: int, keyid: int = 0, value: int = 0) -> str:
         """Host write of an 8-byte LE value at offset 0 under a shared KeyID: allowed by the
         hardware, clears the line's TD bit (a later TD read machine-checks) [R]."""
         self._page(page)

@@ -37,6 +37,13 @@ def running_td(m: TdxMachine, tdr: int = A, hkid: int = 1, *, vcpus: int = 1) ->
     assert m.tdh_mr_finalize(tdr) == "ok"
 
 
+def view(m: TdxMachine, key: str, tdr: int) -> Any:
+    """observe()[key] for the TD whose TDR is `tdr`: the "tds" entry of its TDR page, or the
+    run-time state ("tdcs", "tdvps", "sept", "tlb", "l2_attr") kept under its HKID."""
+    o: dict[str, Any] = m.observe()
+    return o[key][tdr] if key == "tds" else o[key][m.tds[tdr].hkid]
+
+
 def machine(**kw: int) -> TdxMachine:
     args: dict[str, Any] = {"pages": 12, "tds": 2, "gpas": 3, "vcpus_per_td": 2, "hkids": 2, "packages": 1}
     args.update(kw)
@@ -66,7 +73,8 @@ def test_mng_create_checks() -> None:
     o = m.observe()
     assert o["kot"] == {1: "HKID_ASSIGNED", 2: "HKID_FREE"}
     assert o["pamt"][A] == {"page_type": "PT_TDR", "owner": None, "bepoch": 0}  # type: ignore[index]
-    assert o["td"][A]["lifecycle"] == "TD_HKID_ASSIGNED"  # type: ignore[index]
+    assert o["tds"][A]["lifecycle"] == "TD_HKID_ASSIGNED"  # type: ignore[index]
+    assert o["tds"][B]["hkid"] == 0  # type: ignore[index]  # no TD there: the initial record
     with pytest.raises(ValueError):
         m.tdh_mng_create(99, 2)
 
@@ -98,8 +106,9 @@ def test_addcx_and_init_checks() -> None:
     assert m.tdh_mng_addcx(A, 2) == "TDX_TDCX_NUM_INCORRECT"
     assert m.tdh_mng_init(A) == "ok"
     assert m.tdh_mng_init(A) == "TDX_OP_STATE_INCORRECT"
-    o = m.observe()["td"][A]  # type: ignore[index]
-    assert o["op_state"] == "INITIALIZED" and o["chldcnt"] == 1 and o["epoch"] == 1
+    o = view(m, "tds", A)
+    assert o["op_state"] == "INITIALIZED" and o["chldcnt"] == 1 and o["num_tdcx"] == 1
+    assert view(m, "tdcs", A)["epoch"] == 1
 
 
 def test_vp_create_and_init_checks() -> None:
@@ -116,7 +125,7 @@ def test_vp_create_and_init_checks() -> None:
     assert m.tdh_vp_init(A, 0) == "TDX_VCPU_STATE_INCORRECT"
     assert m.tdh_mr_finalize(A) == "ok"
     assert m.tdh_vp_create(A, 1, 3) == "TDX_OP_STATE_INCORRECT"
-    assert m.tdh_vp_init(A, 1) == "TDX_PAGE_METADATA_INCORRECT"  # no vCPU 1
+    assert m.tdh_vp_init(A, 1) == "TDX_OP_STATE_INCORRECT"  # build state before the vCPU
     assert m.tdh_vp_init(A, 0) == "TDX_OP_STATE_INCORRECT"
     with pytest.raises(ValueError):
         m.tdh_vp_create(A, 5, 3)
@@ -127,22 +136,22 @@ def test_page_add_extend_finalize_and_measurement_freeze() -> None:
     make_td(m, A, 1)
     assert m.tdh_mr_extend(A, 0) == "TDX_EPT_ENTRY_STATE_INCORRECT"  # FREE gpa
     assert m.tdh_mem_page_add(A, 0, 2, 7) == "TDX_PAGE_METADATA_INCORRECT"  # TDVPR page
-    d0 = m.observe()["td"][A]["mrtd"]  # type: ignore[index]
+    d0 = m.measurement(A)["mrtd"]
     assert m.tdh_mem_page_add(A, 0, 8, 0xABC) == "ok"
     assert m.tdh_mem_page_add(A, 0, 9, 1) == "TDX_EPT_ENTRY_STATE_INCORRECT"  # not FREE
     assert m.tdh_mr_extend(A, 0) == "ok"
     o = m.observe()
-    td = o["td"][A]  # type: ignore[index]
+    td = m.measurement(A)
     assert td["measured_pages"] == 1 and td["extended_pages"] == 1 and td["mrtd"] != d0
-    assert o["sept"][A][0] == {"state": "SEPT_MAPPED", "pa": 8}  # type: ignore[index]
+    assert o["sept"][1][0] == {"state": "SEPT_MAPPED", "pa": 8}  # type: ignore[index]
     assert o["pamt"][8] == {"page_type": "PT_REG", "owner": A, "bepoch": 0}  # type: ignore[index]
     assert o["mem"][8] == 0xABC  # type: ignore[index]
     assert m.tdh_mr_finalize(A) == "ok"
-    frozen = m.observe()["td"][A]["mrtd"]  # type: ignore[index]
+    frozen = m.measurement(A)["mrtd"]
     assert m.tdh_mr_finalize(A) == "TDX_OP_STATE_INCORRECT"
     assert m.tdh_mem_page_add(A, 1, 9, 1) == "TDX_OP_STATE_INCORRECT"
     assert m.tdh_mr_extend(A, 0) == "TDX_OP_STATE_INCORRECT"
-    assert m.observe()["td"][A]["mrtd"] == frozen  # type: ignore[index]
+    assert m.measurement(A)["mrtd"] == frozen
 
 
 def test_measurement_binds_gpa_and_contents() -> None:
@@ -152,7 +161,7 @@ def test_measurement_binds_gpa_and_contents() -> None:
         assert m.tdh_mem_page_add(A, gpa, 8, contents) == "ok"
         assert m.tdh_mr_extend(A, gpa) == "ok"
         assert m.tdh_mr_finalize(A) == "ok"
-        return m.observe()["td"][A]["mrtd"]  # type: ignore[index]
+        return m.measurement(A)["mrtd"]
 
     assert digest(0, 5) != digest(1, 5)
     assert digest(0, 5) != digest(0, 6)
@@ -174,7 +183,8 @@ def test_aug_accept_and_pending_never_readable() -> None:
     assert m.tdh_mem_page_aug(A, 0, 2) == "TDX_PAGE_METADATA_INCORRECT"
     assert m.tdh_mem_page_aug(A, 0, 8) == "ok"
     assert m.tdh_mem_page_aug(A, 0, 9) == "TDX_EPT_ENTRY_STATE_INCORRECT"
-    assert m.observe()["sept"][A][0] == {"state": "SEPT_PENDING", "pa": 8}  # type: ignore[index]
+    assert view(m, "sept", A)[0] == {"state": "SEPT_PENDING", "pa": 8}
+    assert m.observe()["mem"][8] is None  # type: ignore[index]  # PENDING: nothing readable
     assert m.td_read(A, 0, 0) == ("NOT_RUNNING", None)
     assert m.tdg_mem_page_accept(A, 0, 0) == "NOT_RUNNING"
     assert m.tdh_vp_enter(A, 0) == "ok"
@@ -185,13 +195,14 @@ def test_aug_accept_and_pending_never_readable() -> None:
     assert m.td_read(A, 0, 0) == ("ok", 0)
     assert m.td_write(A, 0, 0, 42) == "ok"
     assert m.td_read(A, 0, 0) == ("ok", 42)
-    assert m.observe()["tlb"][A][0] == {0: 8}  # type: ignore[index]
+    assert view(m, "tlb", A)[0] == {0: 8, 1: None, 2: None}
+    assert m.observe()["mem"][8] == 42  # type: ignore[index]
     # ACCEPT of a FREE gpa: EPT violation, a TD exit to the VMM
     assert m.tdg_mem_page_accept(A, 0, 1) == "EPT_VIOLATION"
     assert not m.tds[A].vcpus[0].running
     assert m.tdh_vp_enter(A, 0) == "ok"
     assert m.td_read(A, 0, 2) == ("EPT_VIOLATION", None)
-    assert m.observe()["lp"] == {0: "VMX_ROOT", 1: "VMX_ROOT", 2: "VMX_ROOT", 3: "VMX_ROOT"}
+    assert m.observe()["lp_mode"] == {0: "VMX_ROOT", 1: "VMX_ROOT", 2: "VMX_ROOT", 3: "VMX_ROOT"}
 
 
 def test_block_track_unblock_remove_checks() -> None:
@@ -203,21 +214,21 @@ def test_block_track_unblock_remove_checks() -> None:
     assert m.tdh_mem_page_aug(A, 0, 8) == "ok"
     assert m.tdh_mem_page_remove(A, 0) == "TDX_GPA_RANGE_NOT_BLOCKED"
     assert m.tdh_mem_range_block(A, 0) == "ok"
-    assert m.observe()["sept"][A][0]["state"] == "SEPT_PENDING_BLOCKED"  # type: ignore[index]
+    assert view(m, "sept", A)[0]["state"] == "SEPT_PENDING_BLOCKED"
     assert m.observe()["pamt"][8]["bepoch"] == 1  # type: ignore[index]
     assert m.tdh_mem_range_block(A, 0) == "TDX_GPA_RANGE_ALREADY_BLOCKED"
     assert m.tdh_mem_range_unblock(A, 0) == "TDX_TLB_TRACKING_NOT_DONE"
     assert m.tdh_mem_page_remove(A, 0) == "TDX_TLB_TRACKING_NOT_DONE"
     assert m.tdh_mem_track(A) == "ok"
     assert m.tdh_mem_range_unblock(A, 0) == "ok"
-    assert m.observe()["sept"][A][0]["state"] == "SEPT_PENDING"  # type: ignore[index]
+    assert view(m, "sept", A)[0]["state"] == "SEPT_PENDING"
     assert m.tdh_mem_range_block(A, 0) == "ok"  # bepoch 2
     assert m.tdh_mem_track(A) == "ok"
     assert m.tdh_mem_page_remove(A, 0) == "ok"
     o = m.observe()
-    assert o["sept"][A][0] == {"state": "SEPT_FREE", "pa": None}  # type: ignore[index]
+    assert o["sept"][1][0] == {"state": "SEPT_FREE", "pa": None}  # type: ignore[index]
     assert o["pamt"][8] == {"page_type": "PT_NDA", "owner": None, "bepoch": 0}  # type: ignore[index]
-    assert o["td"][A]["chldcnt"] == 2  # type: ignore[index]  # TDCX + TDVPR
+    assert o["tds"][A]["chldcnt"] == 2  # type: ignore[index]  # TDCX + TDVPR
 
 
 def test_track_busy_while_vcpu_in_previous_epoch() -> None:
@@ -226,12 +237,12 @@ def test_track_busy_while_vcpu_in_previous_epoch() -> None:
     assert m.tdh_vp_enter(A, 0) == "ok"  # epoch 1, refcount[1] = 1
     assert m.tdh_mem_track(A) == "ok"  # previous epoch 0 is empty -> epoch 2
     assert m.tdh_mem_track(A) == "TDX_PREVIOUS_TLB_EPOCH_BUSY"  # vCPU still counted in 1
-    assert m.observe()["td"][A]["refcount"] == (0, 1)  # type: ignore[index]
+    assert view(m, "tdcs", A)["refcount"] == {0: 0, 1: 1}
     assert m.td_exit(A, 0) == "ok"
     assert m.td_exit(A, 0) == "NOT_RUNNING"
     assert m.tdh_mem_track(A) == "ok"
     assert m.tdh_vp_enter(A, 0) == "ok"
-    assert m.observe()["vcpu"][A][0]["epoch"] == 3  # type: ignore[index]
+    assert view(m, "tdvps", A)[0]["epoch"] == 3
 
 
 def test_remove_in_initialized_needs_no_tracking() -> None:
@@ -255,11 +266,11 @@ def test_vp_enter_checks() -> None:
     assert m.tdh_vp_enter(A, 1) == "TDX_VCPU_STATE_INCORRECT"  # created, not initialised
     assert m.tdh_vp_enter(A, 0, lp=2) == "ok"
     assert m.tdh_vp_enter(A, 0) == "TDX_OPERAND_BUSY"
-    assert m.observe()["lp"][2] == "SEAM_NONROOT"  # type: ignore[index]
+    assert m.observe()["lp_mode"][2] == "SEAM_NONROOT"  # type: ignore[index]
     assert m.td_exit(A, 0) == "ok"
     assert m.tdh_vp_enter(A, 0, lp=1) == "TDX_VCPU_ASSOCIATED"
     assert m.tdh_vp_enter(A, 0) == "ok"  # its associated LP 2
-    assert m.observe()["vcpu"][A][0]["assoc_lp"] == 2  # type: ignore[index]
+    assert view(m, "tdvps", A)[0]["assoc_lp"] == 2
 
 
 def test_lp_busy() -> None:
@@ -291,7 +302,7 @@ def test_vp_flush_and_vpflushdone_checks() -> None:
     assert m.tdg_vp_vmcall(A, 0) == "ok"
     assert m.tdh_mng_vpflushdone(A) == "TDX_FLUSHVP_NOT_DONE"  # still associated
     assert m.tdh_vp_flush(A, 0) == "ok"
-    assert m.observe()["td"][A]["num_assoc_vcpus"] == 0  # type: ignore[index]
+    assert view(m, "tdcs", A)["num_assoc_vcpus"] == 0
     assert m.tdh_mng_vpflushdone(A) == "ok"
     assert m.tdh_mng_vpflushdone(A) == "TDX_LIFECYCLE_STATE_INCORRECT"
     assert m.tdh_vp_flush(A, 1) == "TDX_TD_KEYS_NOT_CONFIGURED"
@@ -321,7 +332,8 @@ def test_cache_wb_freeid_reclaim_order() -> None:
     assert m.tdh_mng_key_freeid(A) == "ok"
     assert m.tdh_mng_key_freeid(A) == "TDX_LIFECYCLE_STATE_INCORRECT"
     o = m.observe()
-    assert o["kot"][1] == "HKID_FREE" and o["td"][A]["lifecycle"] == "TD_TEARDOWN"  # type: ignore[index]
+    assert o["kot"][1] == "HKID_FREE" and o["tds"][A]["lifecycle"] == "TD_TEARDOWN"  # type: ignore[index]
+    assert o["sept"][1][0] == {"state": "SEPT_FREE", "pa": None}  # type: ignore[index]  # dropped with the key
     assert o["mem"][8] is None  # type: ignore[index]
     assert m.tdh_phymem_page_reclaim(9) == "TDX_PAGE_METADATA_INCORRECT"  # NDA
     assert m.tdh_phymem_page_reclaim(A) == "TDX_TD_ASSOCIATED_PAGES_EXIST"  # TDR not last
@@ -329,10 +341,48 @@ def test_cache_wb_freeid_reclaim_order() -> None:
         assert m.tdh_phymem_page_reclaim(p) == "ok"
     assert m.tdh_phymem_page_reclaim(A) == "ok"
     o = m.observe()
-    assert o["td"] == {}
+    assert o["tds"][A]["hkid"] == 0 and m.tds == {}  # type: ignore[index]
     assert all(e["page_type"] == "PT_NDA" for e in o["pamt"].values())  # type: ignore[attr-defined]
     with pytest.raises(ValueError):
         m.tdh_phymem_cache_wb(2)
+
+
+def test_runtime_state_follows_the_hkid_and_readable_pages() -> None:
+    """observe(): a TD's run-time state is shown under its HKID until KEY.FREEID; a new TD that
+    takes the HKID starts clean while the old TD's pages wait for RECLAIM; `mem` shows only
+    pages the owner can read (MAPPED/BLOCKED, TD bit set, TD not torn down)."""
+    m = machine()
+    running_td(m)
+    assert m.tdh_mem_page_aug(A, 0, 8) == "ok"
+    assert m.observe()["mem"][8] is None  # type: ignore[index]  # PENDING
+    assert m.tdh_vp_enter(A, 0) == "ok"
+    assert m.tdg_mem_page_accept(A, 0, 0) == "ok" and m.td_write(A, 0, 0, 7) == "ok"
+    assert m.td_exit(A, 0) == "ok"
+    assert m.tdh_mem_range_block(A, 0) == "ok"
+    assert m.observe()["mem"][8] == 7  # type: ignore[index]  # BLOCKED: still the TD's data
+    assert m.tdh_vp_flush(A, 0) == "ok"
+    teardown(m, A)
+    o = m.observe()
+    assert o["mem"][8] is None and o["tds"][A]["lifecycle"] == "TD_TEARDOWN"  # type: ignore[index]
+    assert o["sept"][1] == {g: {"state": "SEPT_FREE", "pa": None} for g in range(3)}  # type: ignore[index]
+    assert o["tdcs"][1] == {"epoch": 0, "refcount": {0: 0, 1: 0}, "num_assoc_vcpus": 0}  # type: ignore[index]
+    assert m.tdh_vp_flush(A, 0) == "TDX_TD_KEYS_NOT_CONFIGURED"  # lifecycle before the vCPU
+    make_td(m, B, 1)  # HKID 1 again, while A's pages (TDR, TDCX, TDVPR, page 8) are still A's
+    assert view(m, "tdvps", B)[0]["tdvpr"] == B + 2 and view(m, "tdcs", B)["epoch"] == 1
+    assert m.observe()["pamt"][8]["owner"] == A  # type: ignore[index]
+    assert m.tdh_mem_page_aug(B, 0, 8) == "TDX_PAGE_METADATA_INCORRECT"  # not free yet
+    assert m.tdh_phymem_page_reclaim(8) == "ok"
+    assert m.tdh_mem_page_aug(B, 0, 8) == "ok"
+
+
+def test_machine_check_keeps_no_translation() -> None:
+    m = machine()
+    make_td(m, A, 1)
+    assert m.tdh_mem_page_add(A, 0, 8, 3) == "ok" and m.tdh_mr_finalize(A) == "ok"
+    assert m.tdh_vp_enter(A, 0) == "ok"
+    assert m.vmm_write(8) == "ok"
+    assert m.td_read(A, 0, 0) == ("MC", None)
+    assert view(m, "tlb", A)[0] == {0: None, 1: None, 2: None}  # the aborted walk is not cached
 
 
 def test_reserved_page_and_hkid_assigned_teardown() -> None:
@@ -353,8 +403,8 @@ def test_reserved_page_and_hkid_assigned_teardown() -> None:
 def test_vmm_access_and_keyids() -> None:
     m = machine()
     assert m.vmm_read(8, keyid=1) == ("PF", None)  # private KeyIDs only in SEAM mode
-    assert m.vmm_write(8, 1, keyid=2) == "PF"
-    assert m.vmm_write(8, 0x1234) == "ok"
+    assert m.vmm_write(8, keyid=2, value=1) == "PF"
+    assert m.vmm_write(8, value=0x1234) == "ok"
     outcome, data = m.vmm_read(8)
     assert outcome == "ok" and data is not None and int.from_bytes(data[:8], "little") == 0x1234
     with pytest.raises(ValueError):
@@ -367,7 +417,7 @@ def test_vmm_write_to_private_page_poisons_td_read() -> None:
     assert m.tdh_mem_page_add(A, 0, 8, 77) == "ok"
     assert m.tdh_mr_finalize(A) == "ok"
     assert m.tdh_vp_enter(A, 0) == "ok"
-    assert m.vmm_write(8, 5) == "ok"
+    assert m.vmm_write(8, value=5) == "ok"
     assert m.observe()["td_bit"][8] is False  # type: ignore[index]
     assert m.td_read(A, 0, 0) == ("MC", None)  # integrity failure [R]
     assert m.td_write(A, 0, 0, 9) == "ok"
@@ -388,7 +438,7 @@ def test_vmm_never_reads_td_plaintext() -> None:
         assert m.tdh_phymem_page_reclaim(p) == "ok"
     outcome, data = m.vmm_read(8)  # reclaimed but not cleared: still TD-owned lines
     assert outcome == "ok" and data is not None and secret.to_bytes(8, "little") not in data
-    assert m.vmm_write(8, 0) == "ok"  # MOVDIR64B-style clear by the VMM
+    assert m.vmm_write(8, value=0) == "ok"  # MOVDIR64B-style clear by the VMM
     assert m.vmm_read(8)[1] is not None
 
 
@@ -414,9 +464,9 @@ def test_l2_aliases() -> None:
     assert m.tdg_mem_page_attr_wr(A, 0, 1, True, True) == "ok"
     assert m.l2_write(A, 1, 0, 3) == "ok"
     assert m.td_read(A, 0, 0) == ("ok", 3)  # L2 aliases the L1 page
-    assert m.observe()["l2_attr"][A][1][0] == {"readable": True, "writable": True}  # type: ignore[index]
+    assert view(m, "l2_attr", A)[1][0] == {"readable": True, "writable": True}
     assert m.tds[A].vcpus[0].running  # an L2 violation exits to L1, not to the VMM
-    assert m.vmm_write(8, 1) == "ok"
+    assert m.vmm_write(8, value=1) == "ok"
     assert m.l2_read(A, 1, 0) == ("MC", None)
     assert m.tdg_mem_page_attr_wr(A, 0, 1, False, False) == "ok"  # alias removed
     assert m.tdg_mem_page_attr_wr(A, 0, 2, True, False) == "ok"
@@ -427,7 +477,7 @@ def test_l2_aliases() -> None:
     assert m.td_exit(A, 0) == "ok"
     assert m.tdh_mem_track(A) == "ok"
     assert m.tdh_mem_page_remove(A, 0) == "ok"
-    assert m.observe()["l2_attr"][A][2][0] == {"readable": False, "writable": False}  # type: ignore[index]
+    assert view(m, "l2_attr", A)[2][0] == {"readable": False, "writable": False}
     assert m.tdh_vp_enter(A, 0) == "ok"
     with pytest.raises(ValueError):
         m.l2_read(A, 4, 0)
@@ -443,15 +493,28 @@ def test_seamcall_and_tdcall_dispatch() -> None:
     assert m.tdcall(0, A, 0) == "NOT_RUNNING"  # TDG.VP.VMCALL
 
 
+def _plain(x: object) -> bool:
+    """Only what values.to_plain produces: dicts, frozensets, str, int, bool, None."""
+    if isinstance(x, dict):
+        return all(_plain(k) and _plain(v) for k, v in x.items())
+    if isinstance(x, frozenset):
+        return all(_plain(v) for v in x)
+    return x is None or isinstance(x, (str, int, bool))
+
+
 def test_observe_is_plain() -> None:
     m = machine(l2_vms=1)
     running_td(m)
-    o = m.observe()
-    assert set(o) == {"kot", "wbinvd", "lp", "td", "vcpu", "pamt", "sept", "mem", "td_bit",
-                      "tlb", "l2_attr"}
-    assert isinstance(o["td"][A]["mrtd"], str)  # type: ignore[index]
-    assert o["vcpu"][A][0] == {"tdvpr": 2, "initialized": True, "running": False,  # type: ignore[index]
-                               "assoc_lp": None, "epoch": 0}
+    o: dict[str, Any] = m.observe()
+    assert set(o) == {"kot", "wbinvd", "lp_mode", "pamt", "tds", "tdcs", "tdvps", "sept", "tlb",
+                      "l2_attr", "mem", "td_bit"}  # spec/tdx.tee's non-ghost variables
+    assert _plain(o)
+    assert set(o["tds"]) == set(range(12)) and set(o["tdcs"]) == {1, 2}
+    assert view(m, "tdvps", A) == {0: {"tdvpr": 2, "initialized": True, "running": False,
+                                       "assoc_lp": None, "epoch": 0}, 1: None}
+    assert o["tdcs"][2] == {"epoch": 0, "refcount": {0: 0, 1: 0}, "num_assoc_vcpus": 0}
+    assert view(m, "l2_attr", A) == {1: {g: {"readable": False, "writable": False} for g in range(3)}}
+    assert isinstance(m.measurement(A)["mrtd"], str)
     assert isinstance(m.tds[A], Td)
 
 
@@ -476,7 +539,7 @@ def test_attack_remove_without_track_is_refused() -> None:
     assert m.td_exit(A, 0) == "ok"
     assert m.tdh_mem_page_remove(A, 0) == "ok"
     assert m.tdh_vp_enter(A, 0) == "ok"  # stale epoch: TLB flushed on entry
-    assert m.observe()["tlb"][A][0] == {}  # type: ignore[index]
+    assert view(m, "tlb", A)[0] == {0: None, 1: None, 2: None}
     assert m.td_read(A, 0, 0) == ("EPT_VIOLATION", None)
 
 
@@ -748,7 +811,7 @@ class TdxStateMachine(RuleBasedStateMachine):
     @rule(page=st.integers(0, PAGES - 1), write=st.booleans())
     def vmm(self, page: int, write: bool) -> None:
         if write:
-            self.m.vmm_write(page, 0x4057)
+            self.m.vmm_write(page, value=0x4057)
             return
         out, data = self.m.vmm_read(page)
         assert out == "ok" and data is not None
@@ -821,12 +884,12 @@ class TdxStateMachine(RuleBasedStateMachine):
             if t.lifecycle.name != "TD_TEARDOWN":
                 want = {"TD_BLOCKED": "HKID_FLUSHED"}.get(t.lifecycle.name, "HKID_ASSIGNED")
                 assert self.m.kot[t.hkid].name == want
-        for d, td in o["td"].items():  # type: ignore[attr-defined]
-            if td["op_state"] == "RUNNABLE":
-                self.final_mrtd.setdefault(d, td["mrtd"])
-                assert td["mrtd"] == self.final_mrtd[d]
+        for d, t in self.m.tds.items():
+            if t.op_state.name == "RUNNABLE":
+                self.final_mrtd.setdefault(d, self.m.measurement(d)["mrtd"])
+                assert self.m.measurement(d)["mrtd"] == self.final_mrtd[d]
         for d in list(self.final_mrtd):
-            if d not in o["td"]:  # type: ignore[operator]
+            if d not in self.m.tds:
                 del self.final_mrtd[d]
         self.prev = o
 
