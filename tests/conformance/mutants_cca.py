@@ -9,24 +9,13 @@ Guarantees: `Mutant.apply` changes the class under test only for the duration of
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from models.cca import CcaMachine, GranuleState, RealmState
 from models.cca_gpt import Gpi, GranuleProtection, Pas, World
-
-
-@dataclass(frozen=True)
-class Mutant:
-    name: str
-    what: str
-    patch: Callable[[pytest.MonkeyPatch], None]
-    runs: int = 60
-
-    def apply(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.patch(monkeypatch)
+from tests.conformance.mutant import Mutant
 
 
 def _without_zero(method: Callable[..., str]) -> Callable[..., str]:

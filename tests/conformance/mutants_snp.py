@@ -11,24 +11,19 @@ method of SnpMachine / AmdSp with one check or one effect changed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from models.snp import SnpMachine
 from models.snp_rmp import GuestState, PageSize, Perm, as_perm
+from tests.conformance.mutant import Mutant
 
 
-@dataclass(frozen=True)
-class Mutant:
-    name: str
-    what: str
-    patch: Callable[[pytest.MonkeyPatch], None]
-    runs: int = 250  # of up to STEPS rules each; kills take a median of 200-900 spec steps
-
-    def apply(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.patch(monkeypatch)
+def _mutant(name: str, what: str, patch: Callable[[pytest.MonkeyPatch], None]) -> Mutant:
+    """A mutant with 250 runs of up to STEPS rules each (kills take a median of 200-900 spec steps)."""
+    return Mutant(name, what, patch, runs=250)
 
 
 def rmpupdate_keeps_validated(mp: pytest.MonkeyPatch) -> None:
@@ -261,21 +256,21 @@ def rmpupdate_ignores_immutable(mp: pytest.MonkeyPatch) -> None:
 
 
 MUTANTS: tuple[Mutant, ...] = (
-    Mutant("rmpupdate_keeps_validated", "RMPUPDATE forgets to clear Validated", rmpupdate_keeps_validated),
-    Mutant("rmpadjust_vmpl_ge", "RMPADJUST accepts target_vmpl == vmpl (>= instead of >)", rmpadjust_vmpl_ge),
-    Mutant("rmpadjust_no_subset", "RMPADJUST without the subset-of-own-permissions check", rmpadjust_no_subset),
-    Mutant("pvalidate_no_sizemismatch", "PVALIDATE 2M on a 4K entry validates instead of FAIL_SIZEMISMATCH",
+    _mutant("rmpupdate_keeps_validated", "RMPUPDATE forgets to clear Validated", rmpupdate_keeps_validated),
+    _mutant("rmpadjust_vmpl_ge", "RMPADJUST accepts target_vmpl == vmpl (>= instead of >)", rmpadjust_vmpl_ge),
+    _mutant("rmpadjust_no_subset", "RMPADJUST without the subset-of-own-permissions check", rmpadjust_no_subset),
+    _mutant("pvalidate_no_sizemismatch", "PVALIDATE 2M on a 4K entry validates instead of FAIL_SIZEMISMATCH",
            pvalidate_no_sizemismatch),
-    Mutant("rmp_check_no_gpa", "the RMP check skips the gpa comparison", rmp_check_no_gpa),
-    Mutant("psmash_drops_validated", "PSMASH clears Validated", psmash_drops_validated),
-    Mutant("hv_write_2m_per_page", "a host write through a 2M mapping is checked per 4K page only",
+    _mutant("rmp_check_no_gpa", "the RMP check skips the gpa comparison", rmp_check_no_gpa),
+    _mutant("psmash_drops_validated", "PSMASH clears Validated", psmash_drops_validated),
+    _mutant("hv_write_2m_per_page", "a host write through a 2M mapping is checked per 4K page only",
            hv_write_2m_per_page),
-    Mutant("launch_update_after_finish", "LAUNCH_UPDATE after LAUNCH_FINISH", launch_update_after_finish),
-    Mutant("swap_in_no_validated", "SWAP_IN does not restore Validated", swap_in_no_validated),
-    Mutant("swap_out_no_lock", "SWAP_OUT leaves the page mutable and validated", swap_out_no_lock),
-    Mutant("reclaim_md_in_use", "PAGE_RECLAIM of a Metadata page with a used slot", reclaim_md_in_use),
-    Mutant("guest_os_no_record", "the guest OS validates a gpa twice", guest_os_no_record),
-    Mutant("shared_access_unchecked", "a C=0 guest access to an assigned page is not RMP-checked",
+    _mutant("launch_update_after_finish", "LAUNCH_UPDATE after LAUNCH_FINISH", launch_update_after_finish),
+    _mutant("swap_in_no_validated", "SWAP_IN does not restore Validated", swap_in_no_validated),
+    _mutant("swap_out_no_lock", "SWAP_OUT leaves the page mutable and validated", swap_out_no_lock),
+    _mutant("reclaim_md_in_use", "PAGE_RECLAIM of a Metadata page with a used slot", reclaim_md_in_use),
+    _mutant("guest_os_no_record", "the guest OS validates a gpa twice", guest_os_no_record),
+    _mutant("shared_access_unchecked", "a C=0 guest access to an assigned page is not RMP-checked",
            shared_access_unchecked),
-    Mutant("rmpupdate_ignores_immutable", "RMPUPDATE overwrites an immutable entry", rmpupdate_ignores_immutable),
+    _mutant("rmpupdate_ignores_immutable", "RMPUPDATE overwrites an immutable entry", rmpupdate_ignores_immutable),
 )

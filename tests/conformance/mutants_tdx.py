@@ -9,24 +9,13 @@ test gives it. Guarantees: `Mutant.apply` changes TdxMachine only for the durati
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from models.tdx import TdxMachine
 from models.tdx_defs import OK, KotState, Lifecycle, PageType
-
-
-@dataclass(frozen=True)
-class Mutant:
-    name: str
-    what: str
-    patch: Callable[[pytest.MonkeyPatch], None]
-    runs: int = 60
-
-    def apply(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.patch(monkeypatch)
+from tests.conformance.mutant import Mutant
 
 
 def _with(method: Callable[..., Any], attr: str, value: Callable[..., Any]) -> Callable[..., Any]:
