@@ -28,7 +28,8 @@ class ExploreOptions:
     max_depth: int | None = None
     max_states: int | None = None
     deadline: float | None = None  # time.monotonic() value
-    deadline_after: int = 0  # the deadline counts only once this many states are stored
+    cpu_deadline: float | None = None  # time.process_time() value (load-independent budget)
+    deadline_after: int = 0  # the deadlines count only once this many states are stored
     progress: Progress | None = None
     progress_every: int = 20000
 
@@ -139,8 +140,7 @@ class _Search:
                     if self.opts.max_states is not None and len(self.states) >= self.opts.max_states and nxt:
                         stopped = f"state bound reached: {len(self.states)} states"
                         break
-                    if (self.opts.deadline is not None and len(self.states) >= self.opts.deadline_after
-                            and time.monotonic() > self.opts.deadline):
+                    if len(self.states) >= self.opts.deadline_after and self._out_of_time():
                         stopped = "time-out"
                         break
                 if stopped:
@@ -158,6 +158,11 @@ class _Search:
         if stopped == "all properties decided":
             complete = False
         return self.results(complete, stopped, depth), self.stats(complete, stopped, depth)
+
+    def _out_of_time(self) -> bool:
+        o = self.opts
+        return ((o.deadline is not None and time.monotonic() > o.deadline)
+                or (o.cpu_deadline is not None and time.process_time() > o.cpu_deadline))
 
     def expand(self, node: int, depth: int, nxt: list[int]) -> None:
         state = self.states[node]

@@ -168,6 +168,28 @@ class PhysicalMemory:
         plain = eng.decrypt(self._mem[lo:hi].reshape(-1, self.unit_bytes), self._unit_addrs(lo, hi))
         return plain.reshape(-1)[addr - lo : addr - lo + length].tobytes()
 
+    def encrypt_at(self, ctx: int | None, page: int, data: bytes) -> bytes:
+        """The bytes ``write(ctx, page, 0, data)`` would store, memory untouched (``data``: whole
+        units from the start of the page)."""
+        return self._transcode(ctx, page, data, encrypt=True)
+
+    def decrypt_at(self, ctx: int | None, page: int, data: bytes) -> bytes:
+        """What ``read(ctx, page, 0, len(data))`` would return if memory held ``data`` there,
+        memory untouched (``data``: whole units from the start of the page)."""
+        return self._transcode(ctx, page, data, encrypt=False)
+
+    def _transcode(self, ctx: int | None, page: int, data: bytes, *, encrypt: bool) -> bytes:
+        addr = self._addr(page, 0, len(data))
+        if len(data) % self.unit_bytes:
+            raise ValueError(f"{len(data)} bytes is not a whole number of {self.unit_bytes}-byte units")
+        if ctx is None or not data:
+            return bytes(data)
+        eng = self.engine(ctx)
+        units = np.frombuffer(bytes(data), dtype=np.uint8).reshape(-1, self.unit_bytes)
+        addrs = self._unit_addrs(addr, addr + len(data))
+        out = eng.encrypt(units, addrs) if encrypt else eng.decrypt(units, addrs)
+        return out.reshape(-1).tobytes()
+
     def read_ciphertext(self, page: int, offset: int = 0, length: int | None = None) -> bytes:
         """The stored bytes as they are (what a hypervisor or DMA sees); default: rest of the page."""
         if length is None:

@@ -28,8 +28,9 @@ Conventions (model choices, documented):
   "val": int}} (the key found by trial decryption; {"key": None, "val": None} if no key decrypts
   the page to a stored value), "guest_state": {guest: "LAUNCH"|"RUNNING"},
   "guest_os_validated": {guest: frozenset(gpa)}, "md_pages": frozenset(page), "slots": {page:
-  None | {"asid", "gpa", "validated", "vmsa", "perms", "val"}} (the unsealed record; every page
-  has a key), "context_pages": frozenset(page), "swap_locked": frozenset(page)}.
+  None | {"asid", "gpa", "validated", "vmsa", "perms", "key", "val"}} (the unsealed record;
+  key and val are the page's Cell when it was sealed, see `sealed_cell`), "context_pages":
+  frozenset(page), "swap_locked": frozenset(page)}.
   `page_state(p)` and `launch_digest` are there to read too, outside observe().
 """
 
@@ -38,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from models.snp_base import NOT_RUNNING, OK, VALUE_BYTES
+from models.snp_base import NOT_RUNNING, OK
 from models.snp_fw import PAGE_TYPES, AmdSp
 from models.snp_rmp import (
     PERM_ALL,
@@ -354,9 +355,10 @@ class SnpMachine(AmdSp):
     def _slot_view(self, rec: SwapRecord | None) -> dict[str, object] | None:
         if rec is None:
             return None
-        val = int.from_bytes(self.unseal(rec)[:VALUE_BYTES], "little")
+        found = self.sealed_cell(rec)
+        key, val = found if found is not None else (None, None)
         return {"asid": rec.asid, "gpa": rec.gpa, "validated": rec.validated, "vmsa": rec.vmsa,
-                "perms": {v: perm_names(x) for v, x in enumerate(rec.perms)}, "val": val}
+                "perms": {v: perm_names(x) for v, x in enumerate(rec.perms)}, "key": key, "val": val}
 
     def _cell_view(self, page: int) -> dict[str, int | None]:
         found = self.cell(page)

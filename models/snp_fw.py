@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from models.snp_base import OK, SnpState
+from models.snp_base import BLOCK_BYTES, OK, VALUE_BYTES, SnpState
 from models.snp_rmp import PERM_ALL, PERM_NONE, GuestState, PageSize, PageState, Perm, SwapRecord
 
 # SNP_LAUNCH_UPDATE page types [V L/psp]
@@ -143,6 +143,17 @@ class AmdSp(SnpState):
         """The plaintext of a sealed record (the AMD-SP's view; raises on a forged record)."""
         return self._transport.decrypt(rec.nonce, rec.sealed, self._aad(rec.asid, rec.gpa))
 
+    def sealed_cell(self, rec: SwapRecord) -> tuple[int, int] | None:
+        """(key, value) of the page as it was when sealed: the unsealed bytes encrypted again
+        with the owner's VEK at the page they came from give its ciphertext then, which is
+        decoded like `cell` (trial decryption). None if it held no stored value."""
+        cipher = self.mem.encrypt_at(self._ctx(rec.asid), rec.spa, self.unseal(rec))
+        for asid in range(self.guests + 1):
+            block = self.mem.decrypt_at(self._ctx(asid), rec.spa, cipher)[:BLOCK_BYTES]
+            if not any(block[VALUE_BYTES:]):
+                return asid, int.from_bytes(block[:VALUE_BYTES], "little")
+        return None
+
     def page_swap_out(self, page: int, metadata_page: int) -> str:
         """SNP_PAGE_SWAP_OUT [V L/psp id; semantics R, domain 1.3]. INVALID_PAGE_STATE unless
         `page` is a mutable guest page (Guest-Valid/Invalid); INVALID_PAGE_SIZE for a 2M entry;
@@ -165,7 +176,7 @@ class AmdSp(SnpState):
         nonce = self._nonce.to_bytes(12, "little")
         sealed = self._transport.encrypt(nonce, plain, self._aad(e.asid, e.gpa))
         self.metadata[metadata_page] = SwapRecord(
-            e.asid, e.gpa, e.validated, e.vmsa, e.perms, nonce, sealed
+            e.asid, e.gpa, e.validated, e.vmsa, e.perms, nonce, sealed, page
         )
         self.rmp[page] = replace(e, immutable=True, validated=False, vmsa=False)
         self.swap_locked.add(page)

@@ -132,3 +132,4 @@ class SwapRecord:
     perms: Perms
     nonce: bytes
     sealed: bytes
+    spa: int  # the page it was swapped out of (kept so that observe() can decode `sealed`)

@@ -17,8 +17,10 @@ model's state, which equals the spec's observed state up to that step. Without t
 random walk over 19 actions rarely reaches a validated page that is then swapped, smashed or
 adjusted (measured: 8 of the 14 mutants survived 60 runs of 100 steps).
 
-One documented difference (see ConformingSnp._swap_plaintext): the spec's SWAP_OUT seals the
-value of the page whatever key it is under; the hardware's AMD-SP decrypts with the owner's VEK.
+One documented abstraction (see ConformingSnp.page_swap_in): the spec has no garbage values.
+Contents that were not under the owner's key (host plaintext the guest never overwrote), swapped
+out and back in at another page, are garbage under every key on the hardware; the spec keeps
+them as the same Cell, which the guest cannot read either.
 """
 
 from __future__ import annotations
@@ -65,16 +67,18 @@ class ConformingSnp(SnpMachine):
     def guest_fetch(self, guest: int, vmpl: int, gpa: int, user: bool) -> str:  # type: ignore[override]
         return super().guest_fetch(guest, vmpl, gpa, user)[0]
 
-    def _swap_plaintext(self, page: int, asid: int) -> bytes:
-        """The spec's SWAP_OUT: `val: mem[page].val`, the value under whatever key holds it;
-        SWAP_IN then stores it under the owner's key. The AMD-SP decrypts with the owner's
-        VEK (SnpMachine._swap_plaintext), so a page whose contents are not under that key (one
-        the guest never wrote since RMPUPDATE assigned it) comes back as garbage there. This
-        override reads under the key the contents are under, as the spec does; the difference
-        is reported to the spec's owner."""
-        found = self.cell(page)
-        key = found[0] if found is not None else asid
-        return self.mem.read(self._ctx(key), page, 0, self.page_bytes)
+    def page_swap_in(self, page: int, metadata_page: int) -> str:
+        """SWAP_IN as the spec abstracts it. In place, or for contents that were under the
+        owner's key, the hardware's result is the spec's (re-encryption at the same address
+        gives back the same ciphertext). At another page, contents that were under another key
+        come out as garbage under every key; the spec, which has no garbage values, keeps the
+        sealed Cell, so here the value is stored under the key it was under."""
+        rec = self.metadata.get(metadata_page) if 0 <= metadata_page < self.pages else None
+        was = self.sealed_cell(rec) if rec is not None else None
+        outcome = super().page_swap_in(page, metadata_page)
+        if outcome == "ok" and rec is not None and was is not None and page != rec.spa and was[0] != rec.asid:
+            self.store(was[0], page, was[1])
+        return outcome
 
 
 class CooperativeHypervisor(ConformanceMachine):
@@ -413,27 +417,45 @@ def test_every_action_fires() -> None:
     print(cov.report())
 
 
-def test_swap_of_a_page_not_under_its_owner_key() -> None:
-    """Pins the one known spec/hardware difference (ConformingSnp._swap_plaintext): a guest page
-    still holding the host's plaintext zeros is swapped out and back in place. The spec says it
-    then holds 0 under the guest's key; the hardware model gets the same bytes back, i.e. still
-    the host's plaintext; the conformance subclass follows the spec. When the spec changes this
-    test fails: then drop the override."""
-    steps: list[tuple[str, tuple[Any, ...]]] = [
-        ("rmpupdate", (0, 1, 0, True, False, False)), ("rmpupdate", (1, 0, 0, True, False, True)),
-        ("page_md_init", (1,)), ("page_swap_out", (0, 1)), ("page_swap_in", (0, 1))]
+def _swap_run(steps: list[tuple[str, tuple[Any, ...]]]) -> tuple[object, object, object]:
+    """Play `steps` (each must succeed) on the spec, the hardware model and the conforming
+    subclass; return page 3's Cell in each."""
     interp, state = SnpConformance.interp, SnpConformance.interp.init()
     hardware = SnpMachine(pages=PAGES, guests=GUESTS, gpas=GPAS, pages_per_2m=N2M, page_bytes=64)
     conforming = ConformingSnp()
     for action, args in steps:
         r = interp.step(state, action, args)
-        assert r is not None and r.outcome == "ok"
+        assert r is not None and r.outcome == "ok", (action, args)
         state = r.state
         assert getattr(hardware, action)(*args) == getattr(conforming, action)(*args) == "ok"
-    spec_mem = state_to_plain(SnpConformance.spec, state, include_ghost=False)["mem"][0]
-    assert spec_mem == {"key": 1, "val": 0}
-    assert conforming.observe()["mem"][0] == spec_mem  # type: ignore[index]
-    assert hardware.observe()["mem"][0] == {"key": 0, "val": 0}  # type: ignore[index]
+        assert conforming.observe()["slots"] == state_to_plain(SnpConformance.spec, state)["slots"]
+    spec_mem = state_to_plain(SnpConformance.spec, state, include_ghost=False)["mem"][3]
+    return spec_mem, conforming.observe()["mem"][3], hardware.observe()["mem"][3]  # type: ignore[index]
+
+
+# Guest page `page` (guest 1, gpa 0) still holds the host's plaintext zeros when it is
+# swapped out through Metadata page 1.
+def _swap_out(page: int) -> list[tuple[str, tuple[Any, ...]]]:
+    return [("rmpupdate", (page, 1, 0, True, False, False)), ("rmpupdate", (1, 0, 0, True, False, True)),
+            ("page_md_init", (1,)), ("page_swap_out", (page, 1))]
+
+
+def test_swap_in_place_of_a_page_not_under_its_owner_key() -> None:
+    """The AMD-SP seals such a page decrypted with the owner's VEK (garbage) and SWAP_IN in
+    place encrypts it again at the same address: the same ciphertext, the host's plaintext
+    zeros. The spec (SwapRecord.key) says the same, and so does the unmodified hardware model."""
+    spec_mem, conforming, hardware = _swap_run([*_swap_out(3), ("page_swap_in", (3, 1))])
+    assert spec_mem == conforming == hardware == {"key": 0, "val": 0}
+
+
+def test_swap_elsewhere_of_a_page_not_under_its_owner_key() -> None:
+    """Pins the one abstraction (ConformingSnp.page_swap_in): swapped in at another page, the
+    same contents are garbage under every key on the hardware; the spec keeps the sealed Cell
+    (under key 0, which guest 1 cannot read either), and the conforming subclass follows it."""
+    pre_guest = ("rmpupdate", (3, 1, 0, True, False, True))  # page 3: Pre-Guest for (1, gpa 0)
+    spec_mem, conforming, hardware = _swap_run([*_swap_out(0), pre_guest, ("page_swap_in", (3, 1))])
+    assert spec_mem == conforming == {"key": 0, "val": 0}
+    assert hardware == {"key": None, "val": None}
 
 
 @pytest.fixture

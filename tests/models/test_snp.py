@@ -445,7 +445,7 @@ def test_swap_out_in_preserves_contents_and_state() -> None:
     slots = obs(m)["slots"]
     assert slots[7] == {"asid": 1, "gpa": 0, "validated": True, "vmsa": False,
                         "perms": {0: perm_names(PERM_ALL), 1: frozenset({"Read"}),
-                                  2: frozenset(), 3: frozenset()}, "val": 0xFEED}
+                                  2: frozenset(), 3: frozenset()}, "key": 1, "val": 0xFEED}
     assert all(slots[p] is None for p in range(7)) and obs(m)["md_pages"] == frozenset({7})
     assert m.guest_read(1, 0, 0, True) == ("NPF", None)  # locked
     assert m.hv_write(0, 1) == "RMP_PF"
@@ -614,8 +614,9 @@ def test_cells_by_trial_decryption() -> None:
 def test_hardware_swap_of_contents_not_under_the_owner_key() -> None:
     """SWAP_OUT decrypts with the owner's VEK. A page the guest never wrote since it was assigned
     holds host plaintext: in place the round trip restores the very same bytes (still the
-    host's plaintext, key 0); at another SPA it is garbage under every key. (spec/snp.tee stores
-    the value under the owner's key instead: see tests/conformance/test_snp.py.)"""
+    host's plaintext, key 0); at another SPA it is garbage under every key. (spec/snp.tee keeps
+    the sealed Cell there: see tests/conformance/test_snp.py.) observe() shows the slot as the
+    Cell the page held when sealed."""
     m = mk()
     firmware(m, 7)
     assert m.page_md_init(7) == "ok"
@@ -623,7 +624,9 @@ def test_hardware_swap_of_contents_not_under_the_owner_key() -> None:
     private(m, 1, 0, 0, validate=False)
     assert m.cell(0) == (0, 1)
     assert m.page_swap_out(0, 7) == "ok"
-    assert obs(m)["slots"][7]["val"] != 1  # the sealed plaintext is garbage
+    rec = m.metadata[7]
+    assert rec is not None and int.from_bytes(m.unseal(rec)[:8], "little") != 1  # garbage sealed
+    assert (obs(m)["slots"][7]["key"], obs(m)["slots"][7]["val"]) == (0, 1)
     assert m.page_swap_in(0, 7) == "ok"
     assert m.cell(0) == (0, 1)  # same SPA, same key: the same ciphertext comes back
     assert m.page_swap_out(0, 7) == "ok"
