@@ -1,6 +1,9 @@
 """Benchmark of the z3 engines against the explicit checker on spec/snp.tee.
 
 For each size of spec/snp.tee (default constants, then more 2M regions / guests), one run of:
+  * the bit width of the encoding, and 1-induction over all invariants with bit-vectors
+    (z3's finite-domain SAT solver, the default) and with unbounded Ints (its arithmetic
+    solver), plus BMC to depth 5 with Ints: the ratio shows what the bit-vectors buy;
   * BMC alone (`--engine bmc`) at depth 5, 10, 20, 40: seconds to reach the depth;
   * BMC with the 1-induction lemmas assumed in every frame (what `auto` does) at the same
     depths;
@@ -54,7 +57,15 @@ def row(overrides: dict[str, int], timeout: float, depths: list[int]) -> dict[st
     consts = " ".join(f"{k}={v}" for k, v in spec.consts)
     out: dict[str, Any] = {"case": "snp", "consts": consts}
     invs = [p.name for p in spec.properties if p.kind == "invariant"]
-    lemmas = tuple(one_induction(spec, enc, invs, Budget(time.monotonic() + timeout)).proved)
+    out["width"] = enc.width
+    t = time.monotonic()
+    lemmas = tuple(one_induction(spec, enc, invs, Budget(t + timeout)).proved)
+    out["induction_bv_s"] = time.monotonic() - t
+    # the same 1-induction over the unbounded-Int encoding (z3's arithmetic solver)
+    t = time.monotonic()
+    int_proved = one_induction(spec, StepEncoding(spec, None), invs, Budget(t + timeout)).proved
+    out["induction_int_s"] = time.monotonic() - t if len(int_proved) == len(lemmas) else None
+    out["bmc_int_d5_s"] = _bmc_time(spec, StepEncoding(spec, None), 5, timeout, ())
     for d in depths:
         out[f"bmc_d{d}_s"] = _bmc_time(spec, enc, d, timeout, ())
         out[f"bmc_lemmas_d{d}_s"] = _bmc_time(spec, enc, d, timeout, lemmas)

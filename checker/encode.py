@@ -8,7 +8,8 @@ instead of re-walking the IR, and decode traces from the table of per-step const
 (`decode`), never from solver names.
 
 Symbolic values mirror values.py: one z3 constant per leaf (bool -> Bool, ranges and enum
-indices -> Int with domain constraints), records and maps are tuples, options are `SOpt`
+indices -> a two's-complement bit-vector of the spec's width from bounds.py, or an
+unbounded Int when the encoding is built with width None; with domain constraints), records and maps are tuples, options are `SOpt`
 (present, value), sets are `SSet` lists of (guard, element). Well-definedness: every place
 interp.py raises WellDefinedError adds (path condition and failure, span, message) to the
 obligations, with the same short-circuit guards (`and`, `or`, `implies`, `if`, and the
@@ -71,10 +72,17 @@ def _not(x: Any) -> Any:
     return z3.Not(x)
 
 
+def num(v: int, width: int | None) -> Any:
+    """The integer literal v: a bit-vector of `width` bits, or an Int when width is None."""
+    return z3.IntVal(v) if width is None else z3.BitVecVal(v, width)
+
+
 def concrete(x: Any) -> Any:
     """A Python value when x is a z3 literal, else None."""
     if z3.is_int_value(x):
         return x.as_long()
+    if z3.is_bv_value(x):
+        return x.as_signed_long()
     if z3.is_true(x):
         return True
     if z3.is_false(x):
@@ -82,23 +90,24 @@ def concrete(x: Any) -> Any:
     return None
 
 
-def lift(v: Any, t: ir.Type) -> Sym:
-    """A concrete value (values.py encoding) as a symbolic value of type t."""
+def lift(v: Any, t: ir.Type, width: int | None) -> Sym:
+    """A concrete value (values.py encoding) as a symbolic value of type t; integers as
+    `num(., width)`."""
     match t:
         case ir.BoolType():
             return z3.BoolVal(bool(v))
         case ir.IntType() | ir.RangeType():
-            return z3.IntVal(v)
+            return num(v, width)
         case ir.EnumType(members=ms):
-            return z3.IntVal(ms.index(v))
+            return num(ms.index(v), width)
         case ir.RecordType(fields=fs):
-            return tuple(lift(x, ft) for (_, ft), x in zip(fs, v, strict=True))
+            return tuple(lift(x, ft, width) for (_, ft), x in zip(fs, v, strict=True))
         case ir.MapType(value=vt):
-            return tuple(lift(x, vt) for x in v)
+            return tuple(lift(x, vt, width) for x in v)
         case ir.SetType(elem=e):
-            return SSet(tuple((TRUE, lift(x, e)) for x in sorted(v, key=repr)))
+            return SSet(tuple((TRUE, lift(x, e, width)) for x in sorted(v, key=repr)))
         case ir.OptionType(elem=e):
-            return SOpt(FALSE, None) if v is None else SOpt(TRUE, lift(v[0], e))
+            return SOpt(FALSE, None) if v is None else SOpt(TRUE, lift(v[0], e, width))
     raise TypeError(f"cannot lift a value of type {t}")
 
 
@@ -136,31 +145,31 @@ def _key(x: Sym) -> Any:
 
 
 _UNIVERSE_MAX = 64
-_universes: dict[ir.Type, tuple[tuple[Any, Sym], ...] | None] = {}
+_universes: dict[tuple[ir.Type, int | None], tuple[tuple[Any, Sym], ...] | None] = {}
 
 
-def _universe(elem: ir.Type) -> tuple[tuple[Any, Sym], ...] | None:
+def _universe(elem: ir.Type, width: int | None) -> tuple[tuple[Any, Sym], ...] | None:
     """(key, literal) for every value of a small finite element type, else None."""
-    if elem not in _universes:
+    if (elem, width) not in _universes:
         try:
             vals: list[tuple[Any, Sym]] = []
             for v in ir.all_values(elem):
                 if len(vals) == _UNIVERSE_MAX:
                     raise OverflowError
-                lit = lift(v, elem)
+                lit = lift(v, elem, width)
                 vals.append((_key(lit), lit))
             ok = all(k is not None for k, _ in vals)
-            _universes[elem] = tuple(vals) if ok else None
+            _universes[elem, width] = tuple(vals) if ok else None
         except (OverflowError, TypeError):
-            _universes[elem] = None
-    return _universes[elem]
+            _universes[elem, width] = None
+    return _universes[elem, width]
 
 
-def canon(s: SSet, elem: ir.Type) -> SSet:
+def canon(s: SSet, elem: ir.Type, width: int | None) -> SSet:
     """s with exactly one (guard, literal) per value of a small element type, in the
     universe's order (the form state leaves have), so that `ite` and `union` keep sets
     at a fixed size instead of concatenating element lists; unchanged otherwise."""
-    uni = _universe(elem)
+    uni = _universe(elem, width)
     if uni is None:
         return s
     if len(s.elems) == len(uni) and all(_key(x) == k for (_, x), (k, _) in zip(s.elems, uni, strict=True)):
@@ -186,14 +195,14 @@ def subset(a: SSet, b: SSet, elem: ir.Type) -> Any:
                   for g, x in a.elems))
 
 
-def union(a: SSet, b: SSet, elem: ir.Type) -> SSet:
-    if _universe(elem) is None:
+def union(a: SSet, b: SSet, elem: ir.Type, width: int | None) -> SSet:
+    if _universe(elem, width) is None:
         return SSet(a.elems + b.elems)
-    ca, cb = canon(a, elem), canon(b, elem)
+    ca, cb = canon(a, elem, width), canon(b, elem, width)
     return SSet(tuple((_or(ga, gb), x) for (ga, x), (gb, _) in zip(ca.elems, cb.elems, strict=True)))
 
 
-def ite(c: Any, a: Sym, b: Sym, t: ir.Type) -> Sym:
+def ite(c: Any, a: Sym, b: Sym, t: ir.Type, width: int | None) -> Sym:
     if z3.is_true(c):
         return a
     if z3.is_false(c):
@@ -202,18 +211,18 @@ def ite(c: Any, a: Sym, b: Sym, t: ir.Type) -> Sym:
         return a
     match t:
         case ir.RecordType(fields=fs):
-            return tuple(ite(c, x, y, ft) for (_, ft), x, y in zip(fs, a, b, strict=True))
+            return tuple(ite(c, x, y, ft, width) for (_, ft), x, y in zip(fs, a, b, strict=True))
         case ir.MapType(value=vt):
-            return tuple(ite(c, x, y, vt) for x, y in zip(a, b, strict=True))
+            return tuple(ite(c, x, y, vt, width) for x, y in zip(a, b, strict=True))
         case ir.OptionType(elem=e):
             if a.value is None:
                 return SOpt(z3.If(c, a.present, b.present), b.value)
             if b.value is None:
                 return SOpt(z3.If(c, a.present, b.present), a.value)
-            return SOpt(z3.If(c, a.present, b.present), ite(c, a.value, b.value, e))
+            return SOpt(z3.If(c, a.present, b.present), ite(c, a.value, b.value, e, width))
         case ir.SetType(elem=e):
-            if _universe(e) is not None:
-                ca, cb = canon(a, e), canon(b, e)
+            if _universe(e, width) is not None:
+                ca, cb = canon(a, e, width), canon(b, e, width)
                 return SSet(tuple((ga if ga is gb else z3.If(c, ga, gb), x)
                                   for (ga, x), (gb, _) in zip(ca.elems, cb.elems, strict=True)))
             return SSet(tuple((_and(c, g), x) for g, x in a.elems)
@@ -252,21 +261,21 @@ def key_in_domain(k: Sym, t: ir.Type) -> Any:
     return TRUE
 
 
-def default(t: ir.Type) -> Sym:
+def default(t: ir.Type, width: int | None) -> Sym:
     """Some value of type t (what an ill-defined expression evaluates to symbolically)."""
     match t:
         case ir.BoolType():
             return FALSE
         case ir.IntType() | ir.AnyType():
-            return z3.IntVal(0)
+            return num(0, width)
         case ir.RangeType(lo=lo):
-            return z3.IntVal(lo)
+            return num(lo, width)
         case ir.EnumType():
-            return z3.IntVal(0)
+            return num(0, width)
         case ir.RecordType(fields=fs):
-            return tuple(default(ft) for _, ft in fs)
+            return tuple(default(ft, width) for _, ft in fs)
         case ir.MapType(key=k, value=vt):
-            return tuple(default(vt) for _ in ir.domain(k))
+            return tuple(default(vt, width) for _ in ir.domain(k))
         case ir.SetType():
             return SSet(())
         case ir.OptionType():
@@ -275,11 +284,16 @@ def default(t: ir.Type) -> Sym:
 
 
 class Leaves:
-    """Fresh constants with their domain constraints, in creation order."""
+    """Fresh constants with their domain constraints, in creation order; integers are
+    bit-vectors of `width` bits (Ints when width is None)."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int | None) -> None:
+        self.width = width
         self.consts: list[Any] = []
         self.domain: list[Any] = []
+
+    def _int(self, name: str) -> Any:
+        return z3.Int(name) if self.width is None else z3.BitVec(name, self.width)
 
     def fresh(self, t: ir.Type, name: str) -> Sym:
         match t:
@@ -288,12 +302,12 @@ class Leaves:
                 self.consts.append(c)
                 return c
             case ir.RangeType(lo=lo, hi=hi):
-                c = z3.Int(name)
+                c = self._int(name)
                 self.consts.append(c)
                 self.domain.append(z3.And(c >= lo, c <= hi))
                 return c
             case ir.EnumType(members=ms):
-                c = z3.Int(name)
+                c = self._int(name)
                 self.consts.append(c)
                 self.domain.append(z3.And(c >= 0, c < len(ms)))
                 return c
@@ -303,7 +317,7 @@ class Leaves:
                 return tuple(self.fresh(vt, f"{name}[{key}]") for key in ir.domain(k))
             case ir.SetType(elem=e):
                 universe = tuple(ir.all_values(e))
-                return SSet(tuple((self.fresh(ir.BOOL, f"{name}{{{u}}}"), lift(u, e)) for u in universe))
+                return SSet(tuple((self.fresh(ir.BOOL, f"{name}{{{u}}}"), lift(u, e, self.width)) for u in universe))
             case ir.OptionType(elem=e):
                 present = self.fresh(ir.BOOL, f"{name}?")
                 return SOpt(present, self.fresh(e, f"{name}!"))
@@ -316,9 +330,9 @@ def decode(v: Sym, t: ir.Type, model: z3.ModelRef) -> Any:
         case ir.BoolType():
             return z3.is_true(model.eval(v, model_completion=True))
         case ir.IntType() | ir.RangeType():
-            return model.eval(v, model_completion=True).as_long()
+            return _int_of(model.eval(v, model_completion=True))
         case ir.EnumType(members=ms):
-            return ms[model.eval(v, model_completion=True).as_long()]
+            return ms[_int_of(model.eval(v, model_completion=True))]
         case ir.RecordType(fields=fs):
             return tuple(decode(x, ft, model) for (_, ft), x in zip(fs, v, strict=True))
         case ir.MapType(value=vt):
@@ -331,6 +345,10 @@ def decode(v: Sym, t: ir.Type, model: z3.ModelRef) -> Any:
                 return None
             return (decode(v.value, e, model),)
     raise TypeError(t)
+
+
+def _int_of(x: Any) -> int:
+    return int(x.as_signed_long() if z3.is_bv_value(x) else x.as_long())
 
 
 # ----------------------------------------------------------------------------- expressions
@@ -352,8 +370,9 @@ class _Ctx:
 
 
 class ExprEncoder:
-    def __init__(self, spec: ir.Spec) -> None:
+    def __init__(self, spec: ir.Spec, width: int | None) -> None:
         self.spec = spec
+        self.width = width
         self.defs = {d.name: d for d in spec.defs}
 
     def expr(self, e: ir.Expr, cx: _Ctx, guard: Any) -> Sym:  # noqa: C901 - one case per node
@@ -361,7 +380,7 @@ class ExprEncoder:
             case ir.Const(value=v, type=t):
                 if v is None and isinstance(t, ir.OptionType):
                     return SOpt(FALSE, None)
-                return lift(v, t)
+                return lift(v, t, self.width)
             case ir.Var(index=i):
                 return cx.state[i]
             case ir.Local(slot=slot):
@@ -377,7 +396,7 @@ class ExprEncoder:
                 o = self.expr(b, cx, guard)
                 if not z3.is_true(o.present):
                     cx.wd.append(Obligation(_and(guard, _not(o.present)), e.span, "unwrapped `none` with `!`"))
-                return o.value if o.value is not None else default(e.type)
+                return o.value if o.value is not None else default(e.type, self.width)
             case ir.MakeSome(expr=x):
                 return SOpt(TRUE, self.expr(x, cx, guard))
             case ir.MakeRecord(fields=fs):
@@ -399,7 +418,7 @@ class ExprEncoder:
                 cv = self.expr(c, cx, guard)
                 av = self.expr(a, cx, _and(guard, cv))
                 bv = self.expr(b, cx, _and(guard, _not(cv)))
-                return ite(cv, av, bv, t)
+                return ite(cv, av, bv, t, self.width)
             case ir.Quant():
                 return self.quant(e, cx, guard)
             case ir.Call(func=name, args=xs):
@@ -439,10 +458,10 @@ class ExprEncoder:
             for i, k in enumerate(dom):
                 if k == c or (isinstance(mt.key, ir.EnumType) and i == c):
                     return m[i]
-            return default(mt.value)
+            return default(mt.value, self.width)
         result = m[-1]
         for i in range(len(dom) - 2, -1, -1):
-            result = ite(key == lift(dom[i], mt.key), m[i], result, mt.value)
+            result = ite(key == lift(dom[i], mt.key, self.width), m[i], result, mt.value, self.width)
         return result
 
     def binary(self, e: ir.Binary, cx: _Ctx, guard: Any) -> Sym:
@@ -486,7 +505,7 @@ class ExprEncoder:
         elem = _elem_type(e.left.type, e.right.type)
         match op:
             case "union":
-                return union(a, b, elem)
+                return union(a, b, elem, self.width)
             case "diff":
                 return SSet(tuple((_and(g, _not(member(x, b, elem))), x) for g, x in a.elems))
             case "inter":
@@ -503,7 +522,7 @@ class ExprEncoder:
         out: list[Sym] = []
         g = guard
         for v in dom:
-            cx.env[e.slot] = lift(v, e.domain)
+            cx.env[e.slot] = lift(v, e.domain, self.width)
             body = self.expr(e.body, cx, g)
             out.append(body)
             if e.kind == "forall":
@@ -518,9 +537,10 @@ class ExprEncoder:
             case "exists":
                 return _or(*out)
             case "count":
-                return z3.Sum([z3.If(b, 1, 0) for b in out]) if out else z3.IntVal(0)
+                one, zero = num(1, self.width), num(0, self.width)
+                return z3.Sum([z3.If(b, one, zero) for b in out]) if out else zero
             case "sum":
-                return z3.Sum(out) if out else z3.IntVal(0)
+                return z3.Sum(out) if out else num(0, self.width)
             case "map":
                 return tuple(out)
         raise AssertionError(e.kind)
@@ -532,4 +552,4 @@ def _elem_type(a: ir.Type, b: ir.Type) -> ir.Type:
     return t.elem
 
 
-__all__ = ["ExprEncoder", "Leaves", "Obligation", "SOpt", "SSet", "decode", "eq", "ite", "lift"]
+__all__ = ["ExprEncoder", "Leaves", "Obligation", "SOpt", "SSet", "decode", "eq", "ite", "lift", "num"]

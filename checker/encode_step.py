@@ -18,11 +18,12 @@ complete with CODE and no effect (atomic), `if` merges the two branches with If.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import z3
 
 from checker import ir
+from checker.bounds import int_width
 from checker.encode import (
     FALSE,
     TRUE,
@@ -82,7 +83,7 @@ class _Exec:
                 value = enc.expr(x, cx, alive)
                 var_type = self.enc.spec.vars[i].type
                 state = list(cx.state)
-                state[i] = _update(state[i], var_type, list(zip(path, keys, strict=True)), value)
+                state[i] = _update(state[i], var_type, list(zip(path, keys, strict=True)), value, enc.width)
                 cx.state = state
                 return alive
             case ir.Let(slot=slot, expr=x):
@@ -101,12 +102,12 @@ class _Exec:
                 alive_e = self.block(b, _and(alive, _not(cv)))
                 after_e = list(cx.state)
                 types = [v.type for v in self.enc.spec.vars]
-                cx.state = [t_v if t_v is e_v else ite(cv, t_v, e_v, t)
+                cx.state = [t_v if t_v is e_v else ite(cv, t_v, e_v, t, enc.width)
                             for t_v, e_v, t in zip(after_t, after_e, types, strict=True)]
                 return _or(alive_t, alive_e)
             case ir.For(slot=slot, domain=t, body=b):
                 for v in ir.all_values(t):
-                    cx.env[slot] = lift(v, t)
+                    cx.env[slot] = lift(v, t, enc.width)
                     alive = self.block(b, alive)
                 return alive
             case ir.Assert(cond=c, prop=prop):
@@ -126,42 +127,50 @@ def _key_ok(k: Any, t: ir.Type) -> Any:
     return TRUE
 
 
-def _update(container: Any, t: ir.Type, path: list[tuple[Any, Any]], value: Any) -> Any:
+def _update(container: Any, t: ir.Type, path: list[tuple[Any, Any]], value: Any, width: int | None) -> Any:
     if not path:
         return value
     (step, key), rest = path[0], path[1:]
     if isinstance(step, ir.PathField):
         assert isinstance(t, ir.RecordType)
         r = list(container)
-        r[step.index] = _update(container[step.index], t.fields[step.index][1], rest, value)
+        r[step.index] = _update(container[step.index], t.fields[step.index][1], rest, value, width)
         return tuple(r)
     assert isinstance(t, ir.MapType)
     dom = ir.domain(t.key)
     c = concrete(key)
     out = []
     for i, k in enumerate(dom):
-        kv = lift(k, t.key)
+        kv = lift(k, t.key, width)
         if c is not None:
             hit = (i == c) if isinstance(t.key, ir.EnumType) else (k == c)
-            out.append(_update(container[i], t.value, rest, value) if hit else container[i])
+            out.append(_update(container[i], t.value, rest, value, width) if hit else container[i])
         else:
-            out.append(ite(key == kv, _update(container[i], t.value, rest, value), container[i], t.value))
+            out.append(ite(key == kv, _update(container[i], t.value, rest, value, width), container[i], t.value,
+                           width))
     return tuple(out)
 
 
 class StepEncoding:
     """The template; see the module docstring."""
 
-    def __init__(self, spec: ir.Spec) -> None:
+    def __init__(self, spec: ir.Spec, width: int | None | Literal["auto"] = "auto") -> None:
+        """width: the bits of every integer leaf and literal ("auto": bounds.int_width, a
+        width no computation of the spec overflows; None: unbounded Ints)."""
         self.spec = spec
-        self.enc = ExprEncoder(spec)
+        self.width: int | None = int_width(spec) if width == "auto" else width
+        # z3's finite-domain solver (bit-blasting to SAT) when every integer is a bit-vector
+        self.logic: str | None = "QF_FD" if self.width is not None else None
+        self.enc = ExprEncoder(spec, self.width)
         self.codes: tuple[str, ...] = ("ok",) + tuple(sorted({c for a in spec.actions for c in a.codes}))
-        self.leaves = Leaves()
+        self.leaves = Leaves(self.width)
         self.pre = tuple(self.leaves.fresh(v.type, f"s.{v.name}") for v in spec.vars)
         self.post = tuple(self.leaves.fresh(v.type, f"t.{v.name}") for v in spec.vars)
         self.pre_leaves = self.leaves.consts[: len(self.leaves.consts) // 2]
-        self.act = z3.Int("act")
-        self.out = z3.Int("out")
+        # the action selector and the outcome index (bit-vectors wide enough for the count)
+        sel_width = max(len(spec.actions), len(self.codes)).bit_length() + 1
+        self.act = z3.Int("act") if self.width is None else z3.BitVec("act", sel_width)
+        self.out = z3.Int("out") if self.width is None else z3.BitVec("out", sel_width)
         self.leaves.consts.extend([self.act, self.out])
         self.leaves.domain.append(z3.And(self.act >= 0, self.act < max(len(spec.actions), 1)))
         self.params: dict[str, tuple[Any, ...]] = {}
@@ -198,11 +207,11 @@ class StepEncoding:
             if code is not None:
                 codes[code] = _or(codes.get(code, FALSE), c)
         types = [v.type for v in self.spec.vars]
-        nxt = tuple(ite(alive, new, old, t) for new, old, t in zip(cx.state, self.pre, types, strict=True))
+        nxt = tuple(ite(alive, new, old, t, self.width) for new, old, t in zip(cx.state, self.pre, types, strict=True))
         return ActionEncoding(_not(disabled), alive, codes, nxt, cx.wd, ex.asserts)
 
     def outcome_index(self, ae: ActionEncoding) -> Any:
-        r: Any = z3.IntVal(0)
+        r: Any = z3.IntVal(0) if self.width is None else z3.BitVecVal(0, self.out.size())
         for code, cond in sorted(ae.codes.items(), reverse=True):
             r = z3.If(cond, self.codes.index(code), r)
         return r
@@ -225,7 +234,7 @@ class StepEncoding:
         for a in reversed(acts[:-1]):
             ae = self.actions[a.name]
             sel = self.act == self.index[a.name]
-            nxt = [ite(sel, n_a, n_rest, t) for n_a, n_rest, t in zip(ae.next, nxt, types, strict=True)]
+            nxt = [ite(sel, n_a, n_rest, t, self.width) for n_a, n_rest, t in zip(ae.next, nxt, types, strict=True)]
             out = z3.If(sel, self.outcome_index(ae), out)
         same = _and(*(eq(p, n, t) for p, n, t in zip(self.post, nxt, types, strict=True)))
         return _and(_or(*guards), same, self.out == out)

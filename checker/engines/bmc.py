@@ -127,8 +127,11 @@ def _failure_of(spec: ir.Spec, interp: Interpreter, trace: Trace, prop: str) -> 
 def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int = 0,
         progress: Any = None, decided: frozenset[str] = frozenset(),
         assume: tuple[str, ...] = ()) -> tuple[list[Result], Stats]:
-    """`decided`: properties already settled elsewhere (not asked about); `assume`:
-    invariants proved to hold in every reachable state, added to every frame to prune."""
+    """`decided`: properties already proved elsewhere (not asked about; a decided
+    `well_defined` means no evaluation is ill-defined in a reachable state, so invariants
+    are assumed where they held without asking about their own well-definedness);
+    `assume`: invariants proved to hold in every reachable state, added to every frame to
+    prune."""
     t0 = time.monotonic()
     interp = Interpreter(spec)
     un = Unroller(spec, enc)
@@ -152,9 +155,9 @@ def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int 
         return _finish(spec, results, ill, 0, t0, "the initial state is not well defined"), \
             Stats(0, 0, 0, time.monotonic() - t0, False, "init failed")
 
-    solver = new_solver(seed)
+    solver = new_solver(seed, enc.logic)
     s0 = un.state(0)
-    solver.add(_and(*(sym_eq(v, lift(x, var.type), var.type) for v, x, var in zip(s0, init, spec.vars, strict=True))))
+    solver.add(_and(*(sym_eq(v, lift(x, var.type, enc.width), var.type) for v, x, var in zip(s0, init, spec.vars, strict=True))))
     stopped: str | None = None
     reached = 0
 
@@ -173,21 +176,57 @@ def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int 
             steps.append(un.decode_step(k, model, error=True))
         return Trace(states_init, tuple(steps))
 
-    def settle(goals: list[tuple[str, str, Verdict | None, Any, bool]], k: int) -> None:
+    # The local pre-check: a goal at depth k >= 1 needs a state reachable in k-1 steps, and
+    # every invariant not violated within k-1 steps (`held`) holds there. If no state that
+    # satisfies `held` steps into the goal, the goal is unsatisfiable at depth k, without
+    # the k-step unrolling; and at every later depth while `held` stays the same. When the
+    # invariants are inductive (a well-written spec) every depth then costs one small query.
+    local = new_solver(seed, enc.logic)
+    local.add(un.at(enc.domain, 0), un.at(enc.trans, 0), un.at(enc.domain, 1))
+    lits: dict[tuple[str, int], Any] = {}
+    for p in invs:
+        for i in (0, 1):
+            lits[p.name, i] = z3.Bool(f"held!{p.name}@{i}")
+            local.add(z3.Implies(lits[p.name, i], un.at(_good(enc, p.name), i)))
+    for name in assume:
+        local.add(un.at(_good(enc, name), 0), un.at(_good(enc, name), 1))
+    local_known: dict[tuple[frozenset[str], frozenset[str], tuple[str, str, bool, bool]], bool] = {}
+
+    def held() -> frozenset[str]:
+        return frozenset(p.name for p in invs if p.name not in results and p.name not in ill)
+
+    def locally_impossible(g: Goal, k: int, frame0_held: frozenset[str], frame1_held: frozenset[str]) -> bool:
+        """A goal at depth k >= 1 that no step from a `held` state reaches (see above). One
+        query per goal and set of held invariants: the answer is the same at every depth."""
+        if k == 0:
+            return False
+        key = (frame0_held, frame1_held, (g[0], g[1], g[2] is None, g[5]))
+        if key not in local_known:
+            local.push()
+            local.add(un.at(g[3], g[4] - k + 1))
+            ans, _ = check(local, budget, *(lits[n, 0] for n in frame0_held), *(lits[n, 1] for n in frame1_held))
+            local.pop()
+            if ans is Answer.UNKNOWN and budget.expired():
+                return False  # the unrolling reports the time-out
+            local_known[key] = ans is Answer.UNSAT  # unknown: ask the unrolling
+        return local_known[key]
+
+    def settle(goals: list[Goal], k: int, frame1_held: frozenset[str] = frozenset()) -> None:
         """Decide every goal satisfiable at this depth: one query for all, then one more per
         model found (each model settles every goal it satisfies). goal: (name, kind,
-        verdict or None for an ill-definedness goal, formula, ends with an error step)."""
+        verdict or None for an ill-definedness goal, template formula, frame, ends with an
+        error step)."""
         nonlocal stopped
-        open_goals = [g for g in goals if not _done(g)]
+        open_goals = [g for g in goals if not _done(g) and not locally_impossible(g, k, held_before, frame1_held)]
         while open_goals:
-            ans, why, m = ask(_or(*(g[3] for g in open_goals)))
+            ans, why, m = ask(_or(*(un.at(g[3], g[4]) for g in open_goals)))
             if ans is Answer.UNKNOWN:
                 stopped = why
                 raise _Stop
             if ans is Answer.UNSAT or m is None:
                 return
-            hit = [g for g in open_goals if z3.is_true(m.eval(g[3], model_completion=True))]
-            for name, kind, verdict, _f, error_step in hit:
+            hit = [g for g in open_goals if z3.is_true(m.eval(un.at(g[3], g[4]), model_completion=True))]
+            for name, kind, verdict, _f, _frame, error_step in hit:
                 length = k + 1 if error_step else k
                 tr = trace_to(k, m, error_step)
                 if verdict is None:  # the property's own evaluation is ill-defined here
@@ -200,55 +239,61 @@ def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int 
                     found(name, kind, verdict, length, tr)
             open_goals = [g for g in open_goals if not _done(g) and g not in hit]
 
-    def _done(g: tuple[str, str, Verdict | None, Any, bool]) -> bool:
-        name, _kind, verdict, _f, _e = g
+    def _done(g: Goal) -> bool:
+        name, _kind, verdict, _f, _frame, _e = g
         return name in ill if verdict is None else name in results
 
+    held_before: frozenset[str] = frozenset()  # invariants held in every state of depth < k
     try:
         for k in range(depth + 1):
             reached = k
             if progress:
                 progress(k, len(results), 0)
             for name in assume:
-                wd_a = enc.prop_wd[name]
-                solver.add(un.at(_and(enc.props[name], *(z3.Not(o.cond) for o in wd_a)), k))
-            goals: list[tuple[str, str, Verdict | None, Any, bool]] = []
+                solver.add(un.at(_good(enc, name), k))
+            goals: list[Goal] = []
             # ---- properties of state k (traces of k steps)
             for p in invs + covers:
                 wd = enc.prop_wd[p.name]
                 if wd and p.name not in ill and wd_open:
-                    goals.append((p.name, p.kind, None, un.at(_or(*(o.cond for o in wd)), k), False))
+                    goals.append((p.name, p.kind, None, _or(*(o.cond for o in wd)), k, False))
                 if p.name in results:
                     continue
                 good = _and(*(z3.Not(o.cond) for o in wd)) if wd else z3.BoolVal(True)
                 goal = z3.Not(enc.props[p.name]) if p.kind == "invariant" else enc.props[p.name]
                 verdict = Verdict.VIOLATED if p.kind == "invariant" else Verdict.REACHABLE
-                goals.append((p.name, p.kind, verdict, un.at(_and(goal, good), k), False))
+                goals.append((p.name, p.kind, verdict, _and(goal, good), k, False))
             # ---- transition properties on step k-1 -> k
             if k >= 1:
                 for p in trans:
                     wd = enc.prop_wd[p.name]
                     if wd and p.name not in ill and wd_open:
-                        goals.append((p.name, p.kind, None, un.at(_or(*(o.cond for o in wd)), k - 1), False))
+                        goals.append((p.name, p.kind, None, _or(*(o.cond for o in wd)), k - 1, False))
                     if p.name in results:
                         continue
                     good = _and(*(z3.Not(o.cond) for o in wd)) if wd else z3.BoolVal(True)
-                    goals.append((p.name, p.kind, Verdict.VIOLATED,
-                                  un.at(_and(z3.Not(enc.props[p.name]), good), k - 1), False))
+                    goals.append((p.name, p.kind, Verdict.VIOLATED, _and(z3.Not(enc.props[p.name]), good), k - 1, False))
             settle(goals, k)
+            # Every invariant not violated within k steps holds in every state reachable in
+            # k steps, so it may be assumed of state k from now on: shortest traces are kept
+            # (their earlier states are such states) and the solver prunes with it.
+            held_now = held()
+            for name in held_now - set(assume):
+                solver.add(un.at(_good(enc, name), k))
             if k == depth:
                 break
             # ---- errors in step k (traces of k+1 steps)
             solver.add(un.at(enc.domain, k))
             goals = []
             if "well_defined" not in results and wd_open:
-                goals.append(("well_defined", "well_defined", Verdict.VIOLATED, un.at(enc.step_error(), k), True))
+                goals.append(("well_defined", "well_defined", Verdict.VIOLATED, enc.step_error(), k, True))
             for p in asserts:
                 if p.name in results:
                     continue
-                goals.append((p.name, "assert", Verdict.VIOLATED, un.at(enc.assert_fails(p.name, exclusive=True), k), True))
-            settle(goals, k)
+                goals.append((p.name, "assert", Verdict.VIOLATED, enc.assert_fails(p.name, exclusive=True), k, True))
+            settle(goals, k, frame1_held=held_now)
             solver.add(un.at(enc.trans, k))
+            held_before = held_now
             if all(p.name in results or p.name in decided for p in spec.properties):
                 stopped = "all properties decided"
                 break
@@ -262,6 +307,15 @@ def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int 
 
 class _Stop(Exception):
     pass
+
+
+# (name, kind, verdict or None for an ill-definedness goal, template formula, frame, error step)
+Goal = tuple[str, str, Verdict | None, Any, int, bool]
+
+
+def _good(enc: StepEncoding, name: str) -> Any:
+    """The invariant holds and is well defined (over the template pre-state)."""
+    return _and(enc.props[name], *(z3.Not(o.cond) for o in enc.prop_wd[name]))
 
 
 def _finish(spec: ir.Spec, results: dict[str, Result], ill: set[str], depth: int, t0: float,

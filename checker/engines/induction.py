@@ -56,7 +56,7 @@ def one_induction(spec: ir.Spec, enc: StepEncoding, candidates: list[str], budge
     out = InductionOutcome()
     un = Unroller(spec, enc)
     cands = list(candidates)
-    solver = new_solver(seed)
+    solver = new_solver(seed, enc.logic)
     solver.add(un.at(enc.domain, 0), un.at(enc.trans, 0))
     lits = {n: z3.Bool(f"assume!{n}") for n in cands}
     for n in cands:
@@ -93,7 +93,7 @@ def k_induction(spec: ir.Spec, enc: StepEncoding, name: str, proved: list[str], 
     state. Returns (k, None) when proved, (None, reason) otherwise. The base case (no
     violation within k-1 steps) must already be known from BMC."""
     un = Unroller(spec, enc)
-    solver = new_solver(seed)
+    solver = new_solver(seed, enc.logic)
     known = [p for p in proved]
 
     def good_at(n: str, i: int) -> Any:
@@ -130,7 +130,7 @@ def derived(spec: ir.Spec, enc: StepEncoding, inv_names: list[str], budget: Budg
     Returns property -> "proved from invariants" when proved, None when the query was sat
     or unknown (nothing is claimed then)."""
     un = Unroller(spec, enc)
-    solver = new_solver(seed)
+    solver = new_solver(seed, enc.logic)
     solver.add(un.at(enc.domain, 0))
     for n in inv_names:
         solver.add(un.at(_good(enc, n), 0))

@@ -38,7 +38,7 @@ def pdr_prove(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], prop: ir.
         fp.set("timeout", ms)
     fp.register_relation(reach)
     fp.declare_var(*pre, *post, *others)
-    init_eq = _and(*(sym_eq(v, lift(x, var.type), var.type) for v, x, var in zip(enc.pre, init, spec.vars, strict=True)))
+    init_eq = _and(*(sym_eq(v, lift(x, var.type, enc.width), var.type) for v, x, var in zip(enc.pre, init, spec.vars, strict=True)))
     fp.rule(reach(*pre), init_eq)
     fp.rule(reach(*post), [reach(*pre), enc.domain, enc.trans])
     try:

@@ -31,7 +31,7 @@ def invariant_warnings(spec: ir.Spec, enc: StepEncoding, budget: Budget, seed: i
     out: list[str] = []
     if not invs:
         return out
-    s = new_solver(seed)
+    s = new_solver(seed, enc.logic)
     s.add(enc.domain)
     for name in invs:
         s.push()
@@ -56,9 +56,9 @@ def coverage_bmc(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], depth:
                  budget: Budget, seed: int = 0) -> dict[tuple[str, str], int | None]:
     """(action, outcome) -> the first step at which it can happen (None: not within depth)."""
     un = Unroller(spec, enc)
-    s = new_solver(seed)
+    s = new_solver(seed, enc.logic)
     s0 = un.state(0)
-    s.add(_and(*(sym_eq(v, lift(x, var.type), var.type) for v, x, var in zip(s0, init, spec.vars, strict=True))))
+    s.add(_and(*(sym_eq(v, lift(x, var.type, enc.width), var.type) for v, x, var in zip(s0, init, spec.vars, strict=True))))
     pairs: dict[tuple[str, str], Any] = {}
     for a in spec.actions:
         for code in ("ok", *a.codes):

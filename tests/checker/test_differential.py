@@ -240,10 +240,10 @@ def step_disagreements(spec: ir.Spec, enc: StepEncoding, interp: Interpreter, st
     act = spec.action(action)
     s = z3.Solver()
     for v, x, var in zip(enc.pre, state, spec.vars, strict=True):
-        s.add(eq(v, lift(x, var.type), var.type))
+        s.add(eq(v, lift(x, var.type, enc.width), var.type))
     s.add(enc.act == enc.index[action])
     for sym, x, p in zip(enc.params[action], args, act.params, strict=True):
-        s.add(eq(sym, lift(x, p.type), p.type))
+        s.add(eq(sym, lift(x, p.type, enc.width), p.type))
     assert s.check() == z3.sat
     m = s.model()
 
@@ -299,7 +299,7 @@ def _transition_disagreements(spec: ir.Spec, enc: StepEncoding, interp: Interpre
         return []
     s.push()
     for v, x, var in zip(enc.post, post, spec.vars, strict=True):
-        s.add(eq(v, lift(x, var.type), var.type))
+        s.add(eq(v, lift(x, var.type, enc.width), var.type))
     assert s.check() == z3.sat
     m = s.model()
     s.pop()
@@ -341,10 +341,11 @@ def test_real_spec_step_agrees_on_random_states(path: Path, data: st.DataObject)
 
 
 @suite(60)
-@given(text=spec_texts(), data=st.data())
-def test_generated_spec_step_agrees_on_random_states(text: str, data: st.DataObject) -> None:
+@given(text=spec_texts(), data=st.data(), ints=st.booleans())
+def test_generated_spec_step_agrees_on_random_states(text: str, data: st.DataObject, ints: bool) -> None:
+    """Both integer encodings: bit-vectors of the analysed width (the default), and Ints."""
     spec = _load_generated(text)
-    enc, interp = StepEncoding(spec), Interpreter(spec)
+    enc, interp = StepEncoding(spec, None if ints else "auto"), Interpreter(spec)
     for _ in range(4):
         state, action, args = data.draw(steps(spec, interp))
         bad = step_disagreements(spec, enc, interp, state, action, args)
