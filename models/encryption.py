@@ -40,7 +40,10 @@ every engine shares in :mod:`models.engine_base`.
 The SEV and plain engines compute into a new array and copy it into ``out=``.  Tiny SEV calls (a
 cache line or two, as the state-machine models do) take a pure-Python path with 128-bit ints and
 ECB that avoids numpy's per-call overhead; larger ones look the tweak up per address byte in
-numpy tables and run one ECB ``update_into``.  An engine runs one call at a time.
+numpy tables and run ECB ``update_into`` in pieces of 256 KiB into a scratch buffer kept by the
+engine (``update_into`` never gets overlapping buffers: cryptography 51 refuses them), whose
+output is XORed with the tweak (or copied, Zen1 encryption) into the result.  An engine runs one
+call at a time.
 """
 
 from __future__ import annotations
@@ -49,8 +52,10 @@ from typing import Any
 
 import numpy as np
 
-from models.engine_base import BLOCK, SMALL_BYTES, Engine, as_units, deliver, ecb
+from models.engine_base import BLOCK, SMALL_BYTES, Engine, Scratch, as_units, deliver, ecb
 from models.xts import XtsEngine
+
+_PIECE_BYTES = 1 << 18  # SEV vector path: data per ECB call into the reused scratch
 
 __all__ = [
     "BLOCK",
@@ -100,6 +105,7 @@ class SevXexEngine(Engine):
         self.zen1 = zen1
         self.addr_bits = addr_bits
         self._enc, self._dec = ecb(key)
+        self._scratch = Scratch()  # the ECB output of one piece (vector path)
         consts = b"".join(b"\xa5" * 8 + i.to_bytes(8, "little") for i in range(addr_bits))
         self.bit_constants = np.frombuffer(self._enc.update(consts), dtype=np.uint64).reshape(-1, 2).copy()
         self.bit_constants[:4] = 0  # bits 0..3 select the byte in the block: no tweak
@@ -145,26 +151,36 @@ class SevXexEngine(Engine):
         return deliver(self._run_vector(units, addrs, encrypt=encrypt), out)
 
     def _run_vector(self, units: np.ndarray, addrs: np.ndarray, *, encrypt: bool) -> np.ndarray:
+        """The numpy path: tweaks from the byte tables, ECB piece by piece; a new ``(n, ub)`` array.
+
+        Each piece of the ECB input (``P ^ T`` or ``P``; ``C ^ T`` or ``C``) goes through
+        ``update_into`` into the engine's scratch, never in place, and comes back XORed with
+        ``T`` (or copied, Zen1 encryption) into the result.
+        """
         n, ub = units.shape
         blocks = ub // BLOCK
         offs = np.arange(blocks, dtype=np.uint64) * np.uint64(BLOCK)
         pas = (addrs[:, None] + offs[None, :]).reshape(-1)
         t = self.tweak(pas).reshape(-1).view(np.uint64)
         x = units.reshape(-1).view(np.uint64)
-        buf = np.empty(n * ub + BLOCK, dtype=np.uint8)
-        body = buf[: n * ub].view(np.uint64)
-        if encrypt:
+        res = np.empty(n * ub, dtype=np.uint8)
+        body = res.view(np.uint64)
+        if encrypt or not self.zen1:  # the ECB input: P ^ T (encrypt), C ^ T (Zen2+ decrypt)
             np.bitwise_xor(x, t, out=body)
-            self._enc.update_into(buf[: n * ub], buf)
-            if not self.zen1:
-                body ^= t
-        else:
-            np.copyto(body, x)
-            if not self.zen1:
-                body ^= t
-            self._dec.update_into(buf[: n * ub], buf)
-            body ^= t
-        return buf[: n * ub].reshape(n, ub)
+            src = body
+        else:  # Zen1 decrypt: C itself
+            src = x
+        aes = self._enc if encrypt else self._dec
+        step = min(_PIECE_BYTES, n * ub) // BLOCK * 2  # uint64 words per ECB call, whole blocks
+        y = self._scratch.get("ecb", 8 * step + BLOCK).view(np.uint64)
+        for k in range(0, body.size, step):
+            e = min(k + step, body.size)
+            aes.update_into(src[k:e].view(np.uint8), y[: e - k + 2].view(np.uint8))
+            if encrypt and self.zen1:  # Zen1: C = E_K(P ^ T)
+                np.copyto(body[k:e], y[: e - k])
+            else:  # XEX: C = E_K(P ^ T) ^ T; decrypt: P = D_K(...) ^ T
+                np.bitwise_xor(y[: e - k], t[k:e], out=body[k:e])
+        return res.reshape(n, ub)
 
     def _run_small(self, units: np.ndarray, addrs: np.ndarray, *, encrypt: bool) -> np.ndarray:
         """Same result as the vectorised path, with Python ints (cheap for a line or two)."""

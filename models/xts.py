@@ -32,18 +32,27 @@ in :mod:`models.gf128`).  The row planes of a chunk are built in that chunk's ow
 tweaks in unit-major order in a per-chunk buffer.
 
 The bulk AES is OpenSSL's XTS kernel, not ECB: on this kind of CPU (VAES) it runs about three
-times faster than its ECB.  One XTS ``update_into`` over a whole chunk is one data unit with tweak
-0 under key1 and a helper tweak key Kh, so block k of the chunk gets ``E_K1(x ^ S_k) ^ S_k`` with
-the known ``S_k = E_Kh(0) * alpha^k``.  Feeding it ``P ^ U`` and XORing ``U`` after, with
-``U = T ^ S``, gives exactly ``E_K1(P ^ T) ^ T``; and ``U`` is itself a tweak sequence, started
-from ``T0[u] ^ V[u]`` with ``V[u] = S_(u*B)`` (B blocks per unit; a table kept per engine, 16
-bytes per unit of a chunk, computed once with Python ints).  So the chunk costs one XOR per unit
-more than with ECB, and the AES pass is three times shorter.  For units of at most 8 blocks
-(cache lines) ``T0`` itself, a quarter of the AES work there, comes from the same trick with
-key2 (two more 16-byte tables per unit of a chunk).  The extra memory is one chunk-sized tweak
-buffer plus those tables (plus 1/8 of the data for the 4 KiB base; in place, ``out=data``, the
-planes need a second buffer); chunks shrink for small calls to keep it under 1.2x the data.
-The first large call of an engine builds the tables (tens of ms for 64-byte units).
+times faster than its ECB.  A chunk goes through it in *pieces* of about 128 KiB (``_PIECE_BYTES``,
+whole units).  One XTS ``update_into`` over a piece is one data unit with tweak 0 under key1 and a
+helper tweak key Kh, so block k of the piece gets ``E_K1(x ^ S_k) ^ S_k`` with the known
+``S_k = E_Kh(0) * alpha^k``.  Feeding it ``P ^ U`` and XORing ``U`` after, with ``U = T ^ S``,
+gives exactly ``E_K1(P ^ T) ^ T``; and ``U`` is itself a tweak sequence, started from
+``T0[u] ^ V[u mod p]`` with ``V[u] = S_(u*B)`` (B blocks per unit, p units per piece; a table kept
+per engine, 16 bytes per unit of a piece, computed once with Python ints).  So a piece costs one
+XOR per unit more than with ECB, and the AES pass is three times shorter.  For units of at most 8
+blocks (cache lines) ``T0`` itself, a quarter of the AES work there, comes from the same trick with
+key2 in one call per chunk (two more 16-byte tables per unit of a chunk; the first large call of
+an engine builds them, tens of ms).
+
+``update_into`` never gets overlapping input and output (cryptography 51 rejects them), so a piece
+has its ``P ^ U`` in a buffer of its own and the AES writes the output bytes (``x ^= U`` after):
+in place (``out=data``) that buffer is the chunk's plane scratch, free once the tweaks are built;
+out of place it is a piece-sized buffer per worker when the memory budget allows it (large
+calls), else the piece's tweaks themselves, and ``U`` comes back as ``(P ^ U) ^ P`` with one more
+XOR.  A piece stays in L2 through its three or four passes.  The extra memory is one chunk-sized
+tweak buffer plus the tables (plus 1/8 of the data for the 4 KiB base; in place, the planes need a
+second chunk buffer; large calls, one piece per worker); chunks shrink for small calls to keep it
+under 1.2x the data.
 
 Tiny calls (a cache line or two, as the state-machine models do) take a pure-Python path with
 128-bit ints and ECB that avoids numpy's per-call overhead.  ``XtsEngine(..., threads=N)`` runs
@@ -77,6 +86,7 @@ from models.gf128 import MASK128, SH, double_into, mul_alpha_k_into, times_alpha
 __all__ = ["XtsEngine"]
 
 _CHUNK_BYTES = 1 << 22  # data processed per inner iteration of a large call
+_PIECE_BYTES = 1 << 17  # data per OpenSSL XTS call within a chunk (stays in L2 between passes)
 _THREAD_MIN_BYTES = 1 << 19  # calls smaller than this run on one thread whatever ``threads`` says
 
 
@@ -89,13 +99,28 @@ def _row_split(blocks: int) -> int:
     return blocks  # an odd unit of at most 64 blocks: one doubling per block
 
 
+def _tiled(rows: np.ndarray, table: np.ndarray) -> None:
+    """``rows[u] ^= table[u % p]`` in place for uint64 rows ``(m, 2)``, ``p = len(table)``.
+
+    ``rows`` must be C-contiguous; two numpy calls (the whole periods, then the rest).
+    """
+    p, m = table.shape[0], rows.shape[0]
+    full = m - m % p
+    # (periods, 2p) against a flat (2p,) table: long inner loops (a (.., p, 2) broadcast was slow)
+    periods = (rows[:full].reshape(-1, 2 * p), table.reshape(-1))
+    for dst, src in (periods, (rows[full:], table[: m - full])):
+        if dst.size:
+            np.bitwise_xor(dst, src, out=dst)
+
+
 class _Lane:
     """What one worker thread owns: its own cipher contexts and scratch buffers.
 
     cryptography's cipher contexts must not be used by two threads at once, and the scratch
     buffers are per-chunk working space, so each worker (lane) has its own.  ``xts_enc`` /
     ``xts_dec`` are OpenSSL XTS contexts with key1 and the helper tweak key and data unit number 0:
-    each ``update_into`` call is one data unit whose tweaks S_k = E_Kh(0) * alpha^k are known.
+    each ``update_into`` call (one piece) is one data unit whose tweaks S_k = E_Kh(0) * alpha^k
+    are known.
     """
 
     def __init__(self, key1: bytes, key2: bytes, helper: bytes, t0_helper: bytes) -> None:
@@ -159,9 +184,10 @@ class XtsEngine(Engine):
         self._lanes = [_Lane(k1, k2, self._helper, self._t0_helper)]
         self._enc2 = self._lanes[0].enc2  # the small path's tweak cipher
         self._enc1, self._dec1 = ecb(k1)  # the small path's data cipher
-        self._v = np.zeros((0, 2), dtype=np.uint64)  # S_(u*B): see _offsets
-        self._s1 = self._v  # S'_u and S'_u ^ V[u]: see _t0_offset (units of at most 8 blocks)
+        self._v = np.zeros((0, 2), dtype=np.uint64)  # S_(u*B) for u < p: see _offsets
+        self._s1 = self._v  # S'_u and S'_u ^ V[u mod p]: see _t0_tables (units of <= 8 blocks)
         self._w = self._v
+        self._w_piece = 0  # the p that _w was built for
         self._blocks = unit_bytes // BLOCK
         if self._blocks > 64 and self._blocks % 64:
             raise ValueError("XTS unit_bytes must be <= 1024 or a multiple of 1024")
@@ -202,39 +228,46 @@ class XtsEngine(Engine):
         n, ub = units.shape
         if n * ub <= SMALL_BYTES:
             return deliver(self._run_small(units, sectors // np.uint64(divisor), encrypt=encrypt), out)
-        if out is None:  # one spare block: update_into wants len(out) >= len(in) + 15
+        if out is None:  # one spare block: room for update_into's output after the last piece
             flat = np.empty(n * ub + BLOCK, dtype=np.uint8)
             out = flat[: n * ub].reshape(n, ub)
         else:
             flat = out.reshape(-1)
-        room = flat.size > n * ub
         workers = self.threads if n * ub >= _THREAD_MIN_BYTES else 1
-        # the row planes of a chunk live in its own output bytes (overwritten by P ^ T later),
+        # the row planes of a chunk live in its own output bytes (overwritten by P ^ U later),
         # unless the output is the input (in place): then they need a scratch buffer
         alias = bool(np.may_share_memory(units, flat))
         # chunks of ~_CHUNK_BYTES, smaller for small inputs so that the scratch (per worker: the
         # unit-major tweaks of one chunk, plus the planes when in place; per engine: 16 or 48
-        # bytes of tables per unit of a chunk; the 4 KiB base: 1/8 of the data) stays below 1.2x
-        # the data
+        # bytes of tables per unit of a chunk, fewer in fact: V is per piece; the 4 KiB base: 1/8
+        # of the data) stays below 1.2x the data
         q_len = self._blocks // self._rows
         budget = n * ub * (1.2 - (0.125 if q_len > 1 else 0.0))
         tables = BLOCK * (1 if q_len > 1 else 3)  # V (and S', W) bytes per unit of a chunk
         per_chunk = int(budget // (workers * (1 + alias) * ub + tables))
         per_chunk = max(1, min(_CHUNK_BYTES // ub, per_chunk, n))
         per_chunk = -(-n // -(-n // per_chunk))  # the same number of chunks, evened out
+        piece = max(1, min(per_chunk, _PIECE_BYTES // ub))  # units per OpenSSL XTS call
+        # out of place, a piece-sized buffer for the AES output saves an XOR per piece; it is
+        # taken when the memory stays within the budget and at most 1/32 of the data above what
+        # the chunk sizing reserved (which counted V per unit of a chunk, not of a piece)
+        chunk_mem = workers * (1 + alias) * ub * per_chunk
+        reserved = chunk_mem + tables * per_chunk
+        need = reserved - BLOCK * (per_chunk - piece) + workers * piece * ub
+        spare_ok = not alias and need <= min(budget, reserved + n * ub / 32)
         chunks = -(-n // per_chunk)
         workers = min(workers, chunks)
         bounds = [min(n, per_chunk * (chunks * w // workers)) for w in range(workers + 1)]
         while len(self._lanes) < workers:
             self._lanes.append(_Lane(self._key1, self._key2, self._helper, self._t0_helper))
-        self._offsets(per_chunk)
+        self._offsets(piece)  # the tables, before any worker reads them
+        if q_len == 1:
+            self._t0_tables(per_chunk, piece)
 
         def run(w: int) -> None:
-            # only the last range may use the spare block after the data
-            end_room = room and bounds[w + 1] == n
             self._run_range(
-                self._lanes[w], bounds[w], bounds[w + 1], end_room,
-                units, sectors, divisor, flat, per_chunk, encrypt, alias,
+                self._lanes[w], bounds[w], bounds[w + 1],
+                units, sectors, divisor, flat, per_chunk, piece, encrypt, alias, spare_ok,
             )  # fmt: skip
 
         if workers == 1:
@@ -254,46 +287,69 @@ class XtsEngine(Engine):
         lane: _Lane,
         lo: int,
         hi: int,
-        room: bool,
         units: np.ndarray,
         sectors: np.ndarray,
         divisor: int,
         flat: np.ndarray,
         per_chunk: int,
+        piece: int,
         encrypt: bool,
         alias: bool,
+        spare_ok: bool,
     ) -> None:
-        """Units ``lo:hi`` in chunks: ``P ^ U``, one OpenSSL XTS call in place, ``^ U``.
+        """Units ``lo:hi`` in chunks, each in pieces of ``piece`` units: ``P ^ U``, OpenSSL XTS, ``^ U``.
 
-        ``room``: ``flat`` has a spare block after unit ``hi``; ``update_into`` wants an output at
-        least one block minus a byte longer than the input, so without room the last block of
-        the range is a data unit of its own (see :meth:`_split_fix`).  ``alias``: the output
-        shares memory with the input (the row planes go to scratch).
+        ``update_into`` never gets overlapping buffers (cryptography 51 refuses them), and its
+        output must be a block longer than its input (it writes only the input's length, so the
+        block after a piece in ``flat`` serves, whoever owns it).  A piece needs a buffer ``y``
+        besides the output ``x`` and its tweaks ``U``: in place (``alias``: the output is the
+        input) the chunk's plane scratch, free once the tweaks are built; out of place the lane's
+        piece buffer when ``spare_ok`` (the memory budget allows it).  With ``y``:
+        ``y = P ^ U``, AES ``y -> x``, ``x ^= U`` (as fast as the AES in place).  Without: the
+        tweaks hold ``P ^ U``, AES into ``x``, and ``x ^= (P ^ U) ^ P``: one more XOR, no more
+        memory.  The last piece of ``flat`` has no block after it (a caller's ``out``): there
+        ``x = P ^ U`` and the AES goes into ``y`` (then ``x = y ^ U``) or over the tweaks (then
+        ``x ^= U ^ P``, ``P`` intact since ``y`` exists whenever ``alias``).
         """
         ub = self.unit_bytes
         xts = lane.xts_enc if encrypt else lane.xts_dec
         cuts = [*range(lo, hi, per_chunk), hi]
         q_len = self._blocks // self._rows
-        base = self._base(lane, sectors[lo:hi], divisor, q_len, cuts) if q_len > 1 else None
+        base = self._base(lane, sectors[lo:hi], divisor, q_len, cuts, piece) if q_len > 1 else None
+        step = piece * ub // 8  # uint64 words per XTS call
+        spare = lane.scratch.get("piece", 8 * step + BLOCK).view(np.uint64) if spare_ok else None
         for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
             b_slice = None if base is None else base[:, :, start - lo : stop - lo]
             a, b = start * ub, stop * ub
             body = flat[a:b].view(np.uint64)
-            planes = lane.scratch.get("planes", body.nbytes).view(np.uint64) if alias else body
+            src = units[start:stop].reshape(-1).view(np.uint64)
+            planes = lane.scratch.get("planes", b - a + BLOCK).view(np.uint64) if alias else body
             tw = self._tweaks(lane, sectors[start:stop], divisor, b_slice, planes)
-            np.bitwise_xor(units[start:stop].reshape(-1).view(np.uint64), tw, out=body)
-            if room or stop < hi:
-                xts.update_into(flat[a:b], flat[a : b + BLOCK])  # in place
-            else:
-                fix = self._split_fix(stop - start)
-                body[-2:] ^= fix
-                if b - a > BLOCK:
-                    xts.update_into(flat[a : b - BLOCK], flat[a:b])
-                last = lane.scratch.get("last", 2 * BLOCK)
-                xts.update_into(flat[b - BLOCK : b], last)
-                flat[b - BLOCK : b] = last[:BLOCK]
-                body[-2:] ^= fix
-            np.bitwise_xor(body, tw, out=body)
+            y = planes if alias else spare
+            for k in range(0, body.size, step):
+                e = min(k + step, body.size)
+                x, u, p = body[k:e], tw[k:e], src[k:e]
+                bx = a + 8 * k  # the piece's first byte in flat
+                room = flat[bx : bx + 8 * (e - k) + BLOCK]
+                if room.size > 8 * (e - k):  # a block after the piece: the AES writes x
+                    if y is not None:
+                        np.bitwise_xor(p, u, out=y[: e - k])
+                        xts.update_into(y[: e - k].view(np.uint8), room)
+                        np.bitwise_xor(x, u, out=x)
+                    else:
+                        np.bitwise_xor(p, u, out=u)
+                        xts.update_into(u.view(np.uint8), room)
+                        np.bitwise_xor(x, u, out=x)
+                        np.bitwise_xor(x, p, out=x)
+                else:  # the end of the caller's out: the AES writes y or the tweaks
+                    np.bitwise_xor(p, u, out=x)
+                    if y is not None:
+                        xts.update_into(x.view(np.uint8), y[: e - k + 2].view(np.uint8))
+                        np.bitwise_xor(y[: e - k], u, out=x)
+                    else:
+                        xts.update_into(x.view(np.uint8), tw[k : e + 2].view(np.uint8))
+                        np.bitwise_xor(x, u, out=x)
+                        np.bitwise_xor(x, p, out=x)
 
     @staticmethod
     def _table(helper: bytes, step: int, m: int) -> np.ndarray:
@@ -308,15 +364,15 @@ class XtsEngine(Engine):
     def _t0_offset(
         self, lane: _Lane, sectors: np.ndarray, divisor: int, sec: np.ndarray, out: np.ndarray
     ) -> np.ndarray:
-        """``T0[u] ^ V[u]`` for units of at most 8 blocks: uint64 ``(m, 2)`` in ``out`` (+1 block).
+        """``T0[u] ^ V[u mod p]`` for units of at most 8 blocks: uint64 ``(m, 2)`` in ``out`` (+1 block).
 
         Like the bulk pass, one OpenSSL XTS call (key2, helper tweak key Kt) replaces ECB: fed
         ``i ^ S'_u`` (``S'_u = E_Kt(0) * alpha^u``) it returns ``E_K2(i) ^ S'_u``, and XORing
-        ``W[u] = S'_u ^ V[u]`` leaves ``T0[u] ^ V[u]``.  ``sec``: uint64 scratch of ``2*m`` words;
-        ``out`` also serves as scratch for the unit numbers.
+        ``W[u] = S'_u ^ V[u mod p]`` (p units per piece) leaves ``T0[u] ^ V[u mod p]``.  ``sec``:
+        uint64 scratch of ``2*m`` words, not overlapping ``out``; ``out`` (``2*m + 2`` words)
+        also serves as scratch for the unit numbers.  The tables come from :meth:`_t0_tables`.
         """
         m = sectors.shape[0]
-        self._offsets(m)
         sec2 = sec[: 2 * m].reshape(m, 2)
         np.copyto(sec2, self._s1[:m])
         nums = self._unit_numbers(sectors, divisor, out=out[:m])
@@ -326,33 +382,36 @@ class XtsEngine(Engine):
         np.bitwise_xor(t0, self._w[:m], out=t0)
         return t0
 
-    def _split_fix(self, m: int) -> np.ndarray:
-        """``S_k ^ S_0`` for the last block k = m*B - 1 of an m-unit chunk, as uint64 (lo, hi).
+    def _t0_tables(self, m: int, piece: int) -> None:
+        """Build ``S'_u = E_Kt(0) * alpha^u`` and ``W[u] = S'_u ^ V[u mod p]`` for u < m, p = ``piece``.
 
-        When that block goes through XTS as a data unit of its own it gets the helper tweak
-        ``S_0`` instead of ``S_k``: XORing this in before and out after makes up for it.
+        Kept per engine (grow-only; ``W`` is rebuilt with numpy when p changes); used by
+        :meth:`_t0_offset` for units of at most 8 blocks.
         """
-        v = self._offsets(m)
-        s_k = times_alpha(int.from_bytes(v[m - 1].tobytes(), "little"), self._blocks - 1)
-        fix = s_k ^ int.from_bytes(v[0].tobytes(), "little")
-        return np.frombuffer(fix.to_bytes(BLOCK, "little"), dtype=np.uint64)
+        if self._s1.shape[0] < m:
+            self._s1 = self._s1[:0]
+            self._w = self._w[:0]  # free the old tables first
+            self._s1 = self._table(self._t0_helper, 1, m)
+            self._w_piece = 0
+        if self._w_piece != piece:
+            self._w = self._w[:0]
+            w = self._s1.copy()
+            _tiled(w, self._offsets(piece))
+            self._w, self._w_piece = w, piece
 
     def _offsets(self, m: int) -> np.ndarray:
         """``V[u] = S_0 * alpha^(u*B)`` for u < m: uint64 ``(m, 2)``, computed once and kept.
 
-        The OpenSSL XTS call over a chunk XORs block k (unit u, block j, k = u*B + j) with
-        ``S_k = S_0 * alpha^k`` before and after AES, ``S_0 = E_Kh(0)``.  Feeding it ``P ^ U``
-        and XORing ``U`` afterwards, with ``U = T ^ S``, gives ``E_K1(P ^ T) ^ T``: XTS with our
-        tweaks.  Since ``T[u, j] = T0[u] * alpha^j`` and ``S_k = V[u] * alpha^j``, ``U`` is the
-        tweak sequence of the per-unit start ``T0[u] ^ V[u]``: one XOR per unit, not per block.
+        The OpenSSL XTS call over a piece XORs block k (unit u of the piece, block j,
+        k = u*B + j) with ``S_k = S_0 * alpha^k`` before and after AES, ``S_0 = E_Kh(0)``.
+        Feeding it ``P ^ U`` and XORing ``U`` afterwards, with ``U = T ^ S``, gives
+        ``E_K1(P ^ T) ^ T``: XTS with our tweaks.  Since ``T[u, j] = T0[u] * alpha^j`` and
+        ``S_k = V[u] * alpha^j``, ``U`` is the tweak sequence of the per-unit start
+        ``T0[u] ^ V[u]``: one XOR per unit, not per block.  ``m`` is the units of a piece; a
+        table for a larger ``m`` starts with the one for a smaller.
         """
         if self._v.shape[0] < m:
             self._v = self._table(self._helper, self._blocks, m)
-            if self._blocks == self._rows:  # Q = 1: T0 comes from the XTS trick too
-                self._s1 = self._s1[:0]
-                self._w = self._w[:0]  # free the old tables first
-                self._s1 = self._table(self._t0_helper, 1, m)
-                self._w = self._s1 ^ self._v
         return self._v[:m]
 
     @staticmethod
@@ -382,10 +441,12 @@ class XtsEngine(Engine):
         base: np.ndarray | None,
         planes_buf: np.ndarray,
     ) -> np.ndarray:
-        """Tweaks of the units ``sectors``: uint64 ``(m * blocks * 2,)`` in unit-major order.
+        """Tweaks of the units ``sectors``: uint64 ``(m * blocks * 2 + 2,)`` in unit-major order.
 
+        The last two words are a spare block (room for ``update_into`` output over the tweaks).
         Block ``j = R*q + r`` of unit u has tweak ``T0[u] * alpha^(R*q) * alpha^r``, and what the
-        chunk needs is ``U`` (see :meth:`_offsets`): the same with ``T0[u] ^ V[u]`` as start.  Row 0
+        chunk needs is ``U`` (see :meth:`_offsets`): the same with ``T0[u] ^ V[u mod p]`` as start
+        (p units per XTS call).  Row 0
         (``T0 * alpha^(R*q)``, from the ``base`` planes ``(2, Q, m)`` when Q > 1) is laid out as
         two planes (lo, hi) of ``m*Q`` values in ``planes_buf`` (as many words as the result);
         rows 1..R-1 follow by one doubling each (six numpy calls on contiguous planes).  2-D
@@ -414,14 +475,15 @@ class XtsEngine(Engine):
         dst, rows = out.reshape(nq, 2 * r_len), planes.reshape(2 * r_len, nq)
         for k in range(0, 2 * r_len, 8):  # at most 8 source rows per call: measured faster
             np.copyto(dst[:, k : k + 8], rows[k : k + 8].T)
-        return out
+        return tw[: words + 2]
 
     def _base(
-        self, lane: _Lane, sectors: np.ndarray, divisor: int, q_len: int, cuts: list[int]
+        self, lane: _Lane, sectors: np.ndarray, divisor: int, q_len: int, cuts: list[int], piece: int
     ) -> np.ndarray:
         """``T0[u] * alpha^(R*q)`` for the units ``sectors``: uint64 planes ``(2, Q, n)`` (lo, hi).
 
-        ``T0[u]`` includes the offset ``V`` of the unit's place in its chunk; ``cuts`` are the
+        ``T0[u]`` includes the offset ``V[u mod p]`` of the unit's place in its piece (p =
+        ``piece`` units per XTS call, counted from the start of each chunk); ``cuts`` are the
         chunk bounds (absolute unit indices, the first is the unit of ``sectors[0]``).
 
         Log steps over q (rows ``[s, 2s)`` are rows ``[0, s)`` times ``alpha^(R*s)``) with in-place
@@ -433,9 +495,9 @@ class XtsEngine(Engine):
         lo, hi = base[0], base[1]
         sec = sc.get("base_sec", 16 * n).view(np.uint64)
         t0 = self._t0(lane, sectors, divisor, sec, sc.get("base_t0", 16 * n + BLOCK).view(np.uint64))
+        v = self._v[:piece]
         for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
-            s, e = start - cuts[0], stop - cuts[0]
-            np.bitwise_xor(t0[s:e], self._offsets(e - s), out=t0[s:e])
+            _tiled(t0[start - cuts[0] : stop - cuts[0]], v)
         np.copyto(base[:, 0, :], t0.T)
         # log steps (rows [s, 2s) = rows [0, s) * alpha^(R*s)) while R*s <= 56 bits, then blocks
         # of S rows, each the previous block times alpha^(R*S): no shift of 128 bits or more
