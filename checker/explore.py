@@ -257,7 +257,6 @@ def explore(spec: ir.Spec, options: ExploreOptions | None = None) -> tuple[list[
 def reachable_states(spec: ir.Spec, max_states: int = 100000) -> list[State]:
     """Every reachable state (for tests that compare semantics); stops at max_states."""
     s = _Search(spec, ExploreOptions(max_states=max_states))
-    s.pending = {}
     s.invariants, s.covers, s.transition_props = [], [], []
     s.run()
     return list(s.states)

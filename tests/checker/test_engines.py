@@ -149,3 +149,12 @@ invariant small: x <= 1
 """
     w = run(_load(text), RunOptions(engine="explicit")).warnings
     assert not any("`small` follows" in x for x in w), w  # `zero` is violated: no premise
+
+
+def test_reachable_states_lists_every_state_and_honours_the_bound() -> None:
+    """explore.reachable_states (for tests that compare semantics) on the 3-step counter."""
+    from checker.explore import reachable_states
+
+    spec = _load(VIOLATED)
+    assert sorted(s[0] for s in reachable_states(spec)) == [0, 1, 2, 3, 4, 5]
+    assert len(reachable_states(spec, 3)) == 3
