@@ -131,7 +131,8 @@ def _vacuity(spec: ir.Spec, opts: RunOptions, stats: Stats, engine: str, deadlin
             where = "in any reachable state" if stats.complete else f"within the {stats.states} states explored"
         else:
             depth = min(opts.depth if opts.depth is not None else DEFAULT_DEPTH, 12)
-            seen = coverage_bmc(spec, enc, Interpreter(spec).init(), depth, budget, opts.seed)
+            proved = tuple(r.prop for r in results if r.kind == "invariant" and r.verdict is Verdict.PROVED)
+            seen = coverage_bmc(spec, enc, Interpreter(spec).init(), depth, budget, opts.seed, proved)
             where = f"within {depth} steps"
         if not budget.expired():
             out.extend(coverage_warnings(spec, seen, where))
