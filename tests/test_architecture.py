@@ -18,7 +18,7 @@ RANK = {
     "checker": 0, "checker.source": 0, "checker.diagnostics": 1, "checker.ast": 1,
     "checker.ir": 2, "checker.parse": 2, "checker.types": 3, "checker.typecheck_expr": 4,
     "checker.typecheck": 5, "checker.values": 5, "checker.result": 5, "checker.interp": 6,
-    "checker.smt": 6, "checker.explore": 7, "checker.replay": 7, "checker.encode": 7,
+    "checker.smt": 6, "checker.bounds": 6.5, "checker.explore": 7, "checker.replay": 7, "checker.encode": 7,
     "checker.encode_step": 7.5,
     "checker.explain": 8, "checker.engines": 8, "checker.report": 9, "checker.testing": 9.5,
     "checker.pipeline": 10, "checker.cli": 11, "checker.cli_testing": 10.5,
