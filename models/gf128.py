@@ -90,19 +90,23 @@ def mul_alpha_k_into(
         raise ValueError(f"alpha^{k}: only shifts of at most 56 bits, or 64, are supported")
 
 
-def double_into(x: np.ndarray, y: np.ndarray, h: np.ndarray) -> None:
-    """y = x * alpha for planes ``x = (lo, hi)`` of shape (2, n); ``h``: (n,) scratch.
+def double_into(x: np.ndarray, y: np.ndarray) -> None:
+    """y = x * alpha for planes ``x``, lanes (lo, hi) on axis -2: shape (..., 2, n); no scratch.
 
     Both lanes shift left by one; the bit leaving hi comes back as 0x87 (one bit times 0x87 is
-    an ordinary product) and the bit leaving lo enters hi.  Bit 0 of ``x << 1`` is zero, so XOR
-    and OR add the carries.
+    an ordinary product) and the bit leaving lo enters hi.  The hi plane of ``y`` first holds the
+    folded carry of lo; the new hi is ``carry + 2 * hi`` (bit 0 of ``2 * hi`` is zero, so the sum
+    is an OR).  Seven numpy calls, no scratch array; ``y`` must not overlap ``x``.
     """
-    np.left_shift(x, SH[1], out=y)
-    np.right_shift(x[1], SH[63], out=h)
-    np.multiply(h, _X87, out=h)
-    np.bitwise_xor(y[0], h, out=y[0])
-    np.right_shift(x[0], SH[63], out=h)
-    np.bitwise_or(y[1], h, out=y[1])
+    x_lo, x_hi = x[..., 0, :], x[..., 1, :]
+    y_lo, y_hi = y[..., 0, :], y[..., 1, :]
+    np.right_shift(x_hi, SH[63], out=y_hi)
+    np.multiply(y_hi, _X87, out=y_hi)
+    np.left_shift(x_lo, SH[1], out=y_lo)
+    np.bitwise_xor(y_lo, y_hi, out=y_lo)
+    np.right_shift(x_lo, SH[63], out=y_hi)
+    np.add(y_hi, x_hi, out=y_hi)
+    np.add(y_hi, x_hi, out=y_hi)
 
 
 def times_alpha(t: int, k: int) -> int:

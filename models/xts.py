@@ -20,39 +20,36 @@ on the path taken (small, chunked, threaded).  An engine runs one call at a time
 scratch).
 
 How it is fast: AES runs in a few large ``update_into`` calls of ``cryptography`` and everything
-else is numpy on uint64 lanes, in chunks of about 4 MiB (smaller chunks lost more to numpy's
-per-call overhead than they gained in cache).  Block ``j = R*q + r`` of a unit has the XTS tweak
+else is numpy on uint64 lanes, in chunks of about 4 MiB and, within a chunk, pieces of about
+128 KiB that stay in L2 through their passes.  Block ``j = R*q + r`` of a unit has the XTS tweak
 ``T[u, j] = E_K2(i) * alpha^(R*q) * alpha^r`` (R = 8, or the whole unit when it has at most 8
-blocks): one AES call gives ``T0 = E_K2(i)`` for every unit; for 4 KiB pages the per-unit base
-``T0 * alpha^(R*q)`` (1/R of the blocks) comes once per call from log steps and then sequential
-alpha^64 steps; each further row r is one doubling of the previous row (six numpy calls on
-contiguous (lo, hi) planes; the bit leaving the top comes back as 0x87; the field arithmetic is
-in :mod:`models.gf128`).  The row planes of a chunk are built in that chunk's own output bytes
-(overwritten later; the output lines are then already in cache); transposing copies put the
-tweaks in unit-major order in a per-chunk buffer.
+blocks): one AES call per chunk gives ``T0 = E_K2(i)`` for its units; for 4 KiB pages the per-unit
+base ``T0 * alpha^(R*q)`` (1/R of the blocks) comes per chunk from log steps and then sequential
+alpha^64 steps; each further row r is one doubling of the previous row (seven numpy calls on
+contiguous (lo, hi) planes, no scratch; the bit leaving the top comes back as 0x87; the field
+arithmetic is in :mod:`models.gf128`).  The row planes of a chunk live in a per-worker scratch
+buffer (T0 and the base are built in its free rows first); per piece one transposing copy puts
+that piece's tweaks in unit-major order in a piece buffer, hot for the two XORs around the AES.
+numpy is several times slower on 2-D strided views than on contiguous rows, so the planes are
+whole rows per chunk, not blocks per piece.
 
-The bulk AES is OpenSSL's XTS kernel, not ECB: on this kind of CPU (VAES) it runs about three
-times faster than its ECB.  A chunk goes through it in *pieces* of about 128 KiB (``_PIECE_BYTES``,
-whole units).  One XTS ``update_into`` over a piece is one data unit with tweak 0 under key1 and a
-helper tweak key Kh, so block k of the piece gets ``E_K1(x ^ S_k) ^ S_k`` with the known
+The bulk AES is OpenSSL's XTS kernel, not ECB: on this kind of CPU (VAES) it runs about twice as
+fast as its ECB.  One XTS ``update_into`` over a piece is one data unit with tweak 0 under key1
+and a helper tweak key Kh, so block k of the piece gets ``E_K1(x ^ S_k) ^ S_k`` with the known
 ``S_k = E_Kh(0) * alpha^k``.  Feeding it ``P ^ U`` and XORing ``U`` after, with ``U = T ^ S``,
 gives exactly ``E_K1(P ^ T) ^ T``; and ``U`` is itself a tweak sequence, started from
 ``T0[u] ^ V[u mod p]`` with ``V[u] = S_(u*B)`` (B blocks per unit, p units per piece; a table kept
 per engine, 16 bytes per unit of a piece, computed once with Python ints).  So a piece costs one
-XOR per unit more than with ECB, and the AES pass is three times shorter.  For units of at most 8
-blocks (cache lines) ``T0`` itself, a quarter of the AES work there, comes from the same trick with
-key2 in one call per chunk (two more 16-byte tables per unit of a chunk; the first large call of
-an engine builds them, tens of ms).
+XOR per unit more than with ECB, and the AES pass is shorter.  For units of at most 8 blocks
+(cache lines) ``T0`` itself, a quarter of the AES work there, comes from the same trick with key2
+in one call per piece (two more 16-byte tables per unit of a piece, built once per engine).
 
-``update_into`` never gets overlapping input and output (cryptography 51 rejects them), so a piece
-has its ``P ^ U`` in a buffer of its own and the AES writes the output bytes (``x ^= U`` after):
-in place (``out=data``) that buffer is the chunk's plane scratch, free once the tweaks are built;
-out of place it is a piece-sized buffer per worker when the memory budget allows it (large
-calls), else the piece's tweaks themselves, and ``U`` comes back as ``(P ^ U) ^ P`` with one more
-XOR.  A piece stays in L2 through its three or four passes.  The extra memory is one chunk-sized
-tweak buffer plus the tables (plus 1/8 of the data for the 4 KiB base; in place, the planes need a
-second chunk buffer; large calls, one piece per worker); chunks shrink for small calls to keep it
-under 1.2x the data.
+``update_into`` never gets overlapping input and output (cryptography 51 rejects them): a piece
+goes ``x = P ^ U`` into the output bytes, the AES reads ``x`` and writes a second piece buffer of
+the worker (with the block of room ``update_into`` wants after its input), and ``x = y ^ U``; in
+place and out of place alike.  The extra memory is, per worker, one chunk of planes and two piece
+buffers, plus the tables; chunks (and, down to a quarter, pieces) shrink for small calls to keep
+it under 1.2x the data.
 
 Tiny calls (a cache line or two, as the state-machine models do) take a pure-Python path with
 128-bit ints and ECB that avoids numpy's per-call overhead.  ``XtsEngine(..., threads=N)`` runs
@@ -99,8 +96,8 @@ def _row_split(blocks: int) -> int:
     return blocks  # an odd unit of at most 64 blocks: one doubling per block
 
 
-def _tiled(rows: np.ndarray, table: np.ndarray) -> None:
-    """``rows[u] ^= table[u % p]`` in place for uint64 rows ``(m, 2)``, ``p = len(table)``.
+def _tiled(rows: np.ndarray, table: np.ndarray, *, copy: bool = False) -> None:
+    """``rows[u] ^= table[u % p]`` (or ``=`` with ``copy``) for uint64 rows ``(m, 2)``, ``p = len(table)``.
 
     ``rows`` must be C-contiguous; two numpy calls (the whole periods, then the rest).
     """
@@ -109,7 +106,9 @@ def _tiled(rows: np.ndarray, table: np.ndarray) -> None:
     # (periods, 2p) against a flat (2p,) table: long inner loops (a (.., p, 2) broadcast was slow)
     periods = (rows[:full].reshape(-1, 2 * p), table.reshape(-1))
     for dst, src in (periods, (rows[full:], table[: m - full])):
-        if dst.size:
+        if dst.size and copy:
+            np.copyto(dst, src)
+        elif dst.size:
             np.bitwise_xor(dst, src, out=dst)
 
 
@@ -185,7 +184,7 @@ class XtsEngine(Engine):
         self._enc2 = self._lanes[0].enc2  # the small path's tweak cipher
         self._enc1, self._dec1 = ecb(k1)  # the small path's data cipher
         self._v = np.zeros((0, 2), dtype=np.uint64)  # S_(u*B) for u < p: see _offsets
-        self._s1 = self._v  # S'_u and S'_u ^ V[u mod p]: see _t0_tables (units of <= 8 blocks)
+        self._s1 = self._v  # S'_k and S'_k ^ V[k] for k < p: see _t0_tables (units of <= 8 blocks)
         self._w = self._v
         self._w_piece = 0  # the p that _w was built for
         self._blocks = unit_bytes // BLOCK
@@ -228,46 +227,45 @@ class XtsEngine(Engine):
         n, ub = units.shape
         if n * ub <= SMALL_BYTES:
             return deliver(self._run_small(units, sectors // np.uint64(divisor), encrypt=encrypt), out)
-        if out is None:  # one spare block: room for update_into's output after the last piece
-            flat = np.empty(n * ub + BLOCK, dtype=np.uint8)
-            out = flat[: n * ub].reshape(n, ub)
-        else:
-            flat = out.reshape(-1)
+        if out is None:
+            out = np.empty((n, ub), dtype=np.uint8)
+        flat = out.reshape(-1)
         workers = self.threads if n * ub >= _THREAD_MIN_BYTES else 1
-        # the row planes of a chunk live in its own output bytes (overwritten by P ^ U later),
-        # unless the output is the input (in place): then they need a scratch buffer
-        alias = bool(np.may_share_memory(units, flat))
-        # chunks of ~_CHUNK_BYTES, smaller for small inputs so that the scratch (per worker: the
-        # unit-major tweaks of one chunk, plus the planes when in place; per engine: 16 or 48
-        # bytes of tables per unit of a chunk, fewer in fact: V is per piece; the 4 KiB base: 1/8
-        # of the data) stays below 1.2x the data
+        # chunks of ~_CHUNK_BYTES, smaller when the scratch would pass 1.2x the data: per worker
+        # the row planes of a chunk (as many bytes as its data; T0 and the base are built in
+        # their free rows, or for units of < 4 blocks in two 16-byte-per-unit buffers) and two
+        # piece buffers (a piece's tweaks, its AES output); per unit of a piece the table V
+        # and, for units of <= 8 blocks, the tables S' and W
         q_len = self._blocks // self._rows
-        budget = n * ub * (1.2 - (0.125 if q_len > 1 else 0.0))
-        tables = BLOCK * (1 if q_len > 1 else 3)  # V (and S', W) bytes per unit of a chunk
-        per_chunk = int(budget // (workers * (1 + alias) * ub + tables))
-        per_chunk = max(1, min(_CHUNK_BYTES // ub, per_chunk, n))
+        small = q_len == 1
+        budget = n * ub * 1.2
+        piece = max(1, min(n, _PIECE_BYTES // ub))  # units per OpenSSL XTS call
+        per_unit = workers * (ub + 2 * BLOCK * (small and self._rows < 4))
+        per_chunk = min(n, _CHUNK_BYTES // ub)
+        # pieces down to a quarter of their size when that lets the chunk stay whole
+        per_piece = workers * 2 * (ub + BLOCK) + BLOCK * (1 + 2 * small)  # + V (and S', W)
+        fit = int((budget - per_unit * per_chunk) // per_piece)
+        if fit >= max(1, piece // 4):
+            piece = min(piece, fit)
+        else:  # smaller chunks of about four pieces each
+            per_chunk = min(per_chunk, int(budget // (per_unit + per_piece / 4)))
+            piece = max(1, min(piece, per_chunk // 4))
+        per_chunk = max(1, min(per_chunk, n))
         per_chunk = -(-n // -(-n // per_chunk))  # the same number of chunks, evened out
-        piece = max(1, min(per_chunk, _PIECE_BYTES // ub))  # units per OpenSSL XTS call
-        # out of place, a piece-sized buffer for the AES output saves an XOR per piece; it is
-        # taken when the memory stays within the budget and at most 1/32 of the data above what
-        # the chunk sizing reserved (which counted V per unit of a chunk, not of a piece)
-        chunk_mem = workers * (1 + alias) * ub * per_chunk
-        reserved = chunk_mem + tables * per_chunk
-        need = reserved - BLOCK * (per_chunk - piece) + workers * piece * ub
-        spare_ok = not alias and need <= min(budget, reserved + n * ub / 32)
+        piece = min(piece, per_chunk)
         chunks = -(-n // per_chunk)
         workers = min(workers, chunks)
         bounds = [min(n, per_chunk * (chunks * w // workers)) for w in range(workers + 1)]
         while len(self._lanes) < workers:
             self._lanes.append(_Lane(self._key1, self._key2, self._helper, self._t0_helper))
         self._offsets(piece)  # the tables, before any worker reads them
-        if q_len == 1:
-            self._t0_tables(per_chunk, piece)
+        if small:
+            self._t0_tables(piece)
 
         def run(w: int) -> None:
             self._run_range(
                 self._lanes[w], bounds[w], bounds[w + 1],
-                units, sectors, divisor, flat, per_chunk, piece, encrypt, alias, spare_ok,
+                units, sectors, divisor, flat, per_chunk, piece, encrypt,
             )  # fmt: skip
 
         if workers == 1:
@@ -294,62 +292,41 @@ class XtsEngine(Engine):
         per_chunk: int,
         piece: int,
         encrypt: bool,
-        alias: bool,
-        spare_ok: bool,
     ) -> None:
         """Units ``lo:hi`` in chunks, each in pieces of ``piece`` units: ``P ^ U``, OpenSSL XTS, ``^ U``.
 
-        ``update_into`` never gets overlapping buffers (cryptography 51 refuses them), and its
-        output must be a block longer than its input (it writes only the input's length, so the
-        block after a piece in ``flat`` serves, whoever owns it).  A piece needs a buffer ``y``
-        besides the output ``x`` and its tweaks ``U``: in place (``alias``: the output is the
-        input) the chunk's plane scratch, free once the tweaks are built; out of place the lane's
-        piece buffer when ``spare_ok`` (the memory budget allows it).  With ``y``:
-        ``y = P ^ U``, AES ``y -> x``, ``x ^= U`` (as fast as the AES in place).  Without: the
-        tweaks hold ``P ^ U``, AES into ``x``, and ``x ^= (P ^ U) ^ P``: one more XOR, no more
-        memory.  The last piece of ``flat`` has no block after it (a caller's ``out``): there
-        ``x = P ^ U`` and the AES goes into ``y`` (then ``x = y ^ U``) or over the tweaks (then
-        ``x ^= U ^ P``, ``P`` intact since ``y`` exists whenever ``alias``).
+        Per chunk :meth:`_planes` builds the row planes of its units in the lane's planes
+        buffer.  Per piece, while it stays in L2: one transposing copy puts its tweaks ``U`` in
+        unit-major order in the lane's piece buffer, ``x = P ^ U`` goes into the output bytes, the
+        AES reads ``x`` and writes the lane's second piece buffer ``y`` (``update_into`` never
+        gets overlapping buffers: cryptography 51 refuses them; ``y`` has the block of room it
+        wants after the input), and ``x = y ^ U``.
         """
         ub = self.unit_bytes
         xts = lane.xts_enc if encrypt else lane.xts_dec
         cuts = [*range(lo, hi, per_chunk), hi]
-        q_len = self._blocks // self._rows
-        base = self._base(lane, sectors[lo:hi], divisor, q_len, cuts, piece) if q_len > 1 else None
+        r_len = self._rows
         step = piece * ub // 8  # uint64 words per XTS call
-        spare = lane.scratch.get("piece", 8 * step + BLOCK).view(np.uint64) if spare_ok else None
+        sc = lane.scratch
+        tw = sc.get("tweaks", 8 * step).view(np.uint64)
+        y8 = sc.get("piece", 8 * step + BLOCK)
+        y = y8.view(np.uint64)
         for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
-            b_slice = None if base is None else base[:, :, start - lo : stop - lo]
             a, b = start * ub, stop * ub
-            body = flat[a:b].view(np.uint64)
+            body8 = flat[a:b]
+            body = body8.view(np.uint64)
             src = units[start:stop].reshape(-1).view(np.uint64)
-            planes = lane.scratch.get("planes", b - a + BLOCK).view(np.uint64) if alias else body
-            tw = self._tweaks(lane, sectors[start:stop], divisor, b_slice, planes)
-            y = planes if alias else spare
+            planes = sc.get("planes", b - a).view(np.uint64)
+            rows = self._planes(lane, sectors[start:stop], divisor, planes, piece)
             for k in range(0, body.size, step):
                 e = min(k + step, body.size)
-                x, u, p = body[k:e], tw[k:e], src[k:e]
-                bx = a + 8 * k  # the piece's first byte in flat
-                room = flat[bx : bx + 8 * (e - k) + BLOCK]
-                if room.size > 8 * (e - k):  # a block after the piece: the AES writes x
-                    if y is not None:
-                        np.bitwise_xor(p, u, out=y[: e - k])
-                        xts.update_into(y[: e - k].view(np.uint8), room)
-                        np.bitwise_xor(x, u, out=x)
-                    else:
-                        np.bitwise_xor(p, u, out=u)
-                        xts.update_into(u.view(np.uint8), room)
-                        np.bitwise_xor(x, u, out=x)
-                        np.bitwise_xor(x, p, out=x)
-                else:  # the end of the caller's out: the AES writes y or the tweaks
-                    np.bitwise_xor(p, u, out=x)
-                    if y is not None:
-                        xts.update_into(x.view(np.uint8), y[: e - k + 2].view(np.uint8))
-                        np.bitwise_xor(y[: e - k], u, out=x)
-                    else:
-                        xts.update_into(x.view(np.uint8), tw[k : e + 2].view(np.uint8))
-                        np.bitwise_xor(x, u, out=x)
-                        np.bitwise_xor(x, p, out=x)
+                w = e - k
+                u = tw[:w]
+                np.copyto(u.reshape(-1, 2 * r_len), rows[:, k // 2 // r_len : e // 2 // r_len].T)
+                x = body[k:e]
+                np.bitwise_xor(src[k:e], u, out=x)
+                xts.update_into(body8[8 * k : 8 * e], y8[: 8 * w + BLOCK])
+                np.bitwise_xor(y[:w], u, out=x)
 
     @staticmethod
     def _table(helper: bytes, step: int, m: int) -> np.ndarray:
@@ -366,38 +343,38 @@ class XtsEngine(Engine):
     ) -> np.ndarray:
         """``T0[u] ^ V[u mod p]`` for units of at most 8 blocks: uint64 ``(m, 2)`` in ``out`` (+1 block).
 
-        Like the bulk pass, one OpenSSL XTS call (key2, helper tweak key Kt) replaces ECB: fed
-        ``i ^ S'_u`` (``S'_u = E_Kt(0) * alpha^u``) it returns ``E_K2(i) ^ S'_u``, and XORing
-        ``W[u] = S'_u ^ V[u mod p]`` (p units per piece) leaves ``T0[u] ^ V[u mod p]``.  ``sec``:
-        uint64 scratch of ``2*m`` words, not overlapping ``out``; ``out`` (``2*m + 2`` words)
-        also serves as scratch for the unit numbers.  The tables come from :meth:`_t0_tables`.
+        Like the bulk pass, OpenSSL XTS calls (key2, helper tweak key Kt), one per piece of p
+        units, replace ECB: fed ``i ^ S'_k`` (``S'_k = E_Kt(0) * alpha^k``, k = u mod p) a call
+        returns ``E_K2(i) ^ S'_k``, and XORing ``W[k] = S'_k ^ V[k]`` leaves ``T0[u] ^ V[u mod p]``.
+        ``sec``: uint64 scratch of ``2*m`` words, not overlapping ``out``; ``out`` (``2*m + 2``
+        words) also serves as scratch for the unit numbers.  The tables (p entries each) come
+        from :meth:`_t0_tables`.
         """
         m = sectors.shape[0]
+        p = self._w_piece
         sec2 = sec[: 2 * m].reshape(m, 2)
-        np.copyto(sec2, self._s1[:m])
+        _tiled(sec2, self._s1[:p], copy=True)
         nums = self._unit_numbers(sectors, divisor, out=out[:m])
         np.bitwise_xor(sec2[:, 0], nums, out=sec2[:, 0])
-        lane.t0_xts.update_into(sec2.view(np.uint8).reshape(-1), out[: 2 * m + 2].view(np.uint8))
+        src, dst = sec2.view(np.uint8).reshape(-1), out[: 2 * m + 2].view(np.uint8)
+        for k in range(0, BLOCK * m, BLOCK * p):
+            e = min(k + BLOCK * p, BLOCK * m)
+            lane.t0_xts.update_into(src[k:e], dst[k : e + BLOCK])
         t0 = out[: 2 * m].reshape(m, 2)
-        np.bitwise_xor(t0, self._w[:m], out=t0)
+        _tiled(t0, self._w)
         return t0
 
-    def _t0_tables(self, m: int, piece: int) -> None:
-        """Build ``S'_u = E_Kt(0) * alpha^u`` and ``W[u] = S'_u ^ V[u mod p]`` for u < m, p = ``piece``.
+    def _t0_tables(self, piece: int) -> None:
+        """Build ``S'_k = E_Kt(0) * alpha^k`` and ``W[k] = S'_k ^ V[k]`` for k < p = ``piece``.
 
-        Kept per engine (grow-only; ``W`` is rebuilt with numpy when p changes); used by
+        Kept per engine (``S'`` grow-only; ``W`` rebuilt with numpy when p changes); used by
         :meth:`_t0_offset` for units of at most 8 blocks.
         """
-        if self._s1.shape[0] < m:
-            self._s1 = self._s1[:0]
-            self._w = self._w[:0]  # free the old tables first
-            self._s1 = self._table(self._t0_helper, 1, m)
-            self._w_piece = 0
+        if self._s1.shape[0] < piece:
+            self._s1 = self._table(self._t0_helper, 1, piece)
         if self._w_piece != piece:
-            self._w = self._w[:0]
-            w = self._s1.copy()
-            _tiled(w, self._offsets(piece))
-            self._w, self._w_piece = w, piece
+            self._w = self._s1[:piece] ^ self._offsets(piece)
+            self._w_piece = piece
 
     def _offsets(self, m: int) -> np.ndarray:
         """``V[u] = S_0 * alpha^(u*B)`` for u < m: uint64 ``(m, 2)``, computed once and kept.
@@ -433,71 +410,58 @@ class XtsEngine(Engine):
         lane.enc2.update_into(sec2.view(np.uint8).reshape(-1), out[: 2 * m + 2].view(np.uint8))
         return out[: 2 * m].reshape(m, 2)
 
-    def _tweaks(
-        self,
-        lane: _Lane,
-        sectors: np.ndarray,
-        divisor: int,
-        base: np.ndarray | None,
-        planes_buf: np.ndarray,
+    def _planes(
+        self, lane: _Lane, sectors: np.ndarray, divisor: int, planes: np.ndarray, piece: int
     ) -> np.ndarray:
-        """Tweaks of the units ``sectors``: uint64 ``(m * blocks * 2 + 2,)`` in unit-major order.
+        """The row planes of the units ``sectors`` (one chunk): uint64 ``(2R, m*Q)`` in ``planes``.
 
-        The last two words are a spare block (room for ``update_into`` output over the tweaks).
-        Block ``j = R*q + r`` of unit u has tweak ``T0[u] * alpha^(R*q) * alpha^r``, and what the
-        chunk needs is ``U`` (see :meth:`_offsets`): the same with ``T0[u] ^ V[u mod p]`` as start
-        (p units per XTS call).  Row 0
-        (``T0 * alpha^(R*q)``, from the ``base`` planes ``(2, Q, m)`` when Q > 1) is laid out as
-        two planes (lo, hi) of ``m*Q`` values in ``planes_buf`` (as many words as the result);
-        rows 1..R-1 follow by one doubling each (six numpy calls on contiguous planes).  2-D
-        transposing copies of uint64 (8 plane rows per call) turn the ``(R, 2, m*Q)`` planes into
-        unit-major ``(m*Q, R, 2)`` blocks in the lane's tweak buffer.
+        Plane ``2r + lane`` (lo, hi) of row r holds the tweaks of blocks ``j = R*q + r`` at
+        ``u*Q + q``.  Block j of unit u has tweak ``T0[u] * alpha^(R*q) * alpha^r``, and what a
+        piece needs is ``U`` (see :meth:`_offsets`): the same with ``T0[u] ^ V[u mod p]`` as start
+        (p = ``piece`` units per XTS call).  Row 0 comes from :meth:`_t0_offset` (units of at most
+        8 blocks, Q = 1) or from :meth:`_base` (computed in the space of rows 1.., then reordered:
+        a q-major layout made the per-piece transposes twice as slow); rows 1..R-1 follow by one
+        doubling each (seven numpy calls on contiguous planes: numpy is several times slower on
+        2-D strided views).
         """
         m = sectors.shape[0]
-        sc = lane.scratch
         r_len = self._rows
         q_len = self._blocks // r_len
-        nq = m * q_len
-        words = 2 * r_len * nq
-        tw = sc.get("tweaks", 8 * words + BLOCK).view(np.uint64)
-        planes = planes_buf[:words].reshape(r_len, 2, nq)
-        if base is None:
-            # T0 from one ECB call: input in the last row of the planes, output in the tweak
-            # buffer (both free until the doublings and the transpose)
-            t0 = self._t0_offset(lane, sectors, divisor, planes[-1].reshape(-1), tw)
-            np.copyto(planes[0], t0.T)
-        else:  # row 0 from the base planes (2, Q, m), reordered to u*Q + q
-            np.copyto(planes[0].reshape(2, m, q_len), base.transpose(0, 2, 1))
-        h = tw[:nq]  # carries: the tweak buffer is free until the transpose
+        rows = planes[: 2 * r_len * q_len * m].reshape(r_len, 2, q_len * m)
+        spare = planes[2 * q_len * m :]  # rows 1.., free until the doublings
+        if q_len == 1:
+            # T0 ^ V from one XTS call; its input and output in rows 1.. when there is room
+            if r_len >= 4:
+                sec, t0_buf = spare[: 2 * m], spare[2 * m : 4 * m + 2]
+            else:
+                sec = lane.scratch.get("t0_sec", BLOCK * m).view(np.uint64)
+                t0_buf = lane.scratch.get("t0", BLOCK * m + BLOCK).view(np.uint64)
+            np.copyto(rows[0], self._t0_offset(lane, sectors, divisor, sec, t0_buf).T)
+        else:  # the base (2, Q, m) in rows 1.., then reordered to u*Q + q in row 0
+            base = spare[: 2 * q_len * m].reshape(2, q_len, m)
+            self._base(lane, sectors, divisor, base, spare[2 * q_len * m :], piece)
+            np.copyto(rows[0].reshape(2, m, q_len), base.transpose(0, 2, 1))
         for r in range(1, r_len):
-            double_into(planes[r - 1], planes[r], h)
-        out = tw[:words]
-        dst, rows = out.reshape(nq, 2 * r_len), planes.reshape(2 * r_len, nq)
-        for k in range(0, 2 * r_len, 8):  # at most 8 source rows per call: measured faster
-            np.copyto(dst[:, k : k + 8], rows[k : k + 8].T)
-        return tw[: words + 2]
+            double_into(rows[r - 1], rows[r])
+        return rows.reshape(r_len * 2, q_len * m)
 
     def _base(
-        self, lane: _Lane, sectors: np.ndarray, divisor: int, q_len: int, cuts: list[int], piece: int
-    ) -> np.ndarray:
-        """``T0[u] * alpha^(R*q)`` for the units ``sectors``: uint64 planes ``(2, Q, n)`` (lo, hi).
+        self, lane: _Lane, sectors: np.ndarray, divisor: int, base: np.ndarray, spare: np.ndarray, piece: int
+    ) -> None:
+        """``T0[u] * alpha^(R*q)`` for the units ``sectors`` (one chunk) into ``base`` ``(2, Q, m)`` (lo, hi).
 
         ``T0[u]`` includes the offset ``V[u mod p]`` of the unit's place in its piece (p =
-        ``piece`` units per XTS call, counted from the start of each chunk); ``cuts`` are the
-        chunk bounds (absolute unit indices, the first is the unit of ``sectors[0]``).
+        ``piece`` units per XTS call, counted from the start of the chunk).  ``spare``: uint64
+        scratch not overlapping ``base``, at least ``4*m + 2`` words and ``2*S*m`` (S below).
 
         Log steps over q (rows ``[s, 2s)`` are rows ``[0, s)`` times ``alpha^(R*s)``) with in-place
-        numpy calls on reused buffers; this is 1/R of the tweak work.
+        numpy calls; this is 1/R of the tweak work.
         """
-        n = sectors.shape[0]
-        sc = lane.scratch
-        base = sc.get("base", 16 * q_len * n).view(np.uint64).reshape(2, q_len, n)
+        m = sectors.shape[0]
+        q_len = base.shape[1]
         lo, hi = base[0], base[1]
-        sec = sc.get("base_sec", 16 * n).view(np.uint64)
-        t0 = self._t0(lane, sectors, divisor, sec, sc.get("base_t0", 16 * n + BLOCK).view(np.uint64))
-        v = self._v[:piece]
-        for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
-            _tiled(t0[start - cuts[0] : stop - cuts[0]], v)
+        t0 = self._t0(lane, sectors, divisor, spare[: 2 * m], spare[2 * m : 4 * m + 2])
+        _tiled(t0, self._v[:piece])
         np.copyto(base[:, 0, :], t0.T)
         # log steps (rows [s, 2s) = rows [0, s) * alpha^(R*s)) while R*s <= 56 bits, then blocks
         # of S rows, each the previous block times alpha^(R*S): no shift of 128 bits or more
@@ -506,8 +470,7 @@ class XtsEngine(Engine):
         while s < q_len and r_len * s <= 56:
             s *= 2
         span = min(s, q_len)  # S: rows per sequential block
-        # scratch: the chunk tweak buffer, free until the chunk loop starts
-        tmp = sc.get("tweaks", 16 * span * n).view(np.uint64)[: 2 * span * n].reshape(2, span, n)
+        tmp = spare[: 2 * span * m].reshape(2, span, m)
         s = 1
         while s < span:
             w = min(s, q_len - s)
@@ -517,7 +480,6 @@ class XtsEngine(Engine):
             w = min(span, q_len - q)
             src_lo, src_hi = lo[q - span : q - span + w], hi[q - span : q - span + w]
             mul_alpha_k_into(src_lo, src_hi, lo[q : q + w], hi[q : q + w], tmp[0, :w], tmp[1, :w], r_len * span)
-        return base
 
     def _run_small(self, units: np.ndarray, sectors: np.ndarray, *, encrypt: bool) -> np.ndarray:
         """Same result as the vectorised path, with Python ints (cheap for a line or two)."""
