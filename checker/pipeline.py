@@ -127,15 +127,18 @@ def _vacuity(spec: ir.Spec, opts: RunOptions, stats: Stats, engine: str, deadlin
         holding = frozenset(r.prop for r in results if r.verdict in (Verdict.PROVED, Verdict.HOLDS_TO_DEPTH))
         out.extend(invariant_warnings(spec, enc, budget, opts.seed, holding))
         if engine.startswith("explicit") or "explicit" in engine:
+            never: frozenset[tuple[str, str]] = frozenset()
             seen: dict[tuple[str, str], int | None] = {(a, o): n for a, o, n in stats.coverage}
             where = "in any reachable state" if stats.complete else f"within the {stats.states} states explored"
         else:
             depth = min(opts.depth if opts.depth is not None else DEFAULT_DEPTH, 12)
             proved = tuple(r.prop for r in results if r.kind == "invariant" and r.verdict is Verdict.PROVED)
-            seen = coverage_bmc(spec, enc, Interpreter(spec).init(), depth, budget, opts.seed, proved)
-            where = f"within {depth} steps"
-        if not budget.expired():
-            out.extend(coverage_warnings(spec, seen, where))
+            cov = coverage_bmc(spec, enc, Interpreter(spec).init(), depth, budget, opts.seed, proved)
+            seen, never = cov.first, cov.never
+            # a search cut by the budget still says what it showed, for the depth it finished
+            where = f"within {cov.depth} steps" if cov.depth else ""
+        if where:
+            out.extend(coverage_warnings(spec, seen, where, never))
     except SpecRuntimeError:
         pass
     return tuple(out)

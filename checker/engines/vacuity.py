@@ -11,6 +11,7 @@ explicit checker counts them during its search instead). Never prints.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import z3
@@ -52,9 +53,20 @@ def invariant_warnings(spec: ir.Spec, enc: StepEncoding, budget: Budget, seed: i
     return out
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """first: (action, outcome) -> the first step at which it can happen (None: not seen);
+    never: the pairs no reachable state takes (shown from proved invariants); depth: the
+    steps searched completely (less than asked when the budget ran out)."""
+
+    first: dict[tuple[str, str], int | None]
+    never: frozenset[tuple[str, str]]
+    depth: int
+
+
 def coverage_bmc(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], depth: int,
-                 budget: Budget, seed: int = 0, lemmas: tuple[str, ...] = ()) -> dict[tuple[str, str], int | None]:
-    """(action, outcome) -> the first step at which it can happen (None: not within depth).
+                 budget: Budget, seed: int = 0, lemmas: tuple[str, ...] = ()) -> Coverage:
+    """Which (action, outcome) pairs can happen within `depth` steps (see `Coverage`).
 
     `lemmas`: invariants proved to hold in every reachable state. They are assumed in every
     frame, and each pair is first asked of one step from any state that satisfies them: if
@@ -81,9 +93,11 @@ def coverage_bmc(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], depth:
             local.pop()
             if ans is Answer.UNSAT:
                 never.add(p)
+    done = 0
     for k in range(depth):
         if all(first[p] is not None or p in never for p in pairs):
-            break  # every pair found or impossible: no need to unroll further
+            done = depth  # every pair found or impossible: no need to unroll further
+            break
         s.add(un.at(enc.domain, k), un.at(enc.trans, k))
         for n in lemmas:
             s.add(un.at(_and(enc.props[n], *(z3.Not(o.cond) for o in enc.prop_wd[n])), k))
@@ -103,19 +117,30 @@ def coverage_bmc(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], depth:
                 break
             for p in hit:
                 first[p] = k + 1
-    return first
+        if budget.expired():
+            break
+        done = k + 1
+    return Coverage(first, frozenset(never), done)
 
 
-def coverage_warnings(spec: ir.Spec, seen: dict[tuple[str, str], int | None], where: str) -> list[str]:
+def coverage_warnings(spec: ir.Spec, seen: dict[tuple[str, str], int | None], where: str,
+                      never: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
+    """`where` qualifies a pair not seen; a pair in `never` is impossible in any reachable
+    state (proved), and says so."""
     out = []
+
+    def at(*ps: tuple[str, str]) -> str:
+        return "in any reachable state (proved)" if all(p in never for p in ps) else where
+
     for a in spec.actions:
         outcomes = ("ok", *a.codes)
         if all(seen.get((a.name, c)) is None for c in outcomes):
-            out.append(f"action `{a.name}` never takes a step {where}: check its `require`s")
+            out.append(f"action `{a.name}` never takes a step {at(*((a.name, c) for c in outcomes))}: "
+                       "check its `require`s")
             continue
         if seen.get((a.name, "ok")) is None:
-            out.append(f"action `{a.name}` never completes with `ok` {where}")
+            out.append(f"action `{a.name}` never completes with `ok` {at((a.name, 'ok'))}")
         for c in a.codes:
             if seen.get((a.name, c)) is None:
-                out.append(f"`{a.name}` never ends in `{c}` {where}: that `require ... else {c}` is never false")
+                out.append(f"`{a.name}` never ends in `{c}` {at((a.name, c))}: that `require ... else {c}` is never false")
     return out

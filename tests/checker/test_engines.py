@@ -116,6 +116,23 @@ invariant real: x != 3
         assert any("`tautology` is true of every state" in x for x in w), (engine, w)
 
 
+def test_coverage_says_proved_never_from_proved_invariants() -> None:
+    """With the z3 engines, a pair no state satisfying the proved invariants can take is
+    reported as impossible in any reachable state; a pair merely not seen says its depth."""
+    text = """
+spec cov
+var x: 0 .. 3
+init { x = 0 }
+action inc() { require x < 2 else FULL; x = x + 1 }
+action probe() { require x != 3 else THREE }
+invariant le2: x <= 2
+"""
+    w = run(_load(text), RunOptions(engine="induction", depth=4)).warnings
+    assert any("`probe` never ends in `THREE` in any reachable state (proved)" in x for x in w), w
+    w = run(_load(text), RunOptions(engine="bmc", depth=4)).warnings  # nothing proved: a bound
+    assert any("`probe` never ends in `THREE` within 4 steps" in x for x in w), w
+
+
 def test_jobs_run_the_proofs_in_processes_with_the_same_verdicts(tmp_path: object) -> None:
     from pathlib import Path
 
