@@ -241,6 +241,10 @@ class StepEncoding:
         return _and(_or(*guards), same, self.out == out)
 
     # ------------------------------------------------------------------ what goes wrong
+    def good(self, name: str) -> Any:
+        """Invariant `name` holds and is well defined (over the template pre-state)."""
+        return _and(self.props[name], *(_not(o.cond) for o in self.prop_wd.get(name, [])))
+
     def step_error(self) -> Any:
         """The step out of `pre` (by `act`, `params`) is ill-defined."""
         return _or(*(_and(self.act == self.index[a.name], self.step_wd[a.name]) for a in self.spec.actions))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from checker import ir
 from checker.diagnostics import Diagnostic, SpecError
@@ -20,6 +21,9 @@ from checker.replay import replay
 from checker.result import ExpectationResult, Result, RunResult, Stats, Verdict
 from checker.source import SourceFile, Span
 from checker.typecheck import check
+
+if TYPE_CHECKING:  # z3 is imported only when a z3 engine runs (CLI start-up)
+    from checker.encode_step import StepEncoding
 
 ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
 DEFAULT_DEPTH = 10
@@ -75,6 +79,7 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
         raise ValueError(f"unknown engine {opts.engine!r}; available: {', '.join(ENGINES)}")
     deadline = time.monotonic() + opts.timeout if opts.timeout else None
     stats: Stats | None = None
+    enc: StepEncoding | None = None
     if opts.engine == "explicit":
         results, stats = explore(spec, ExploreOptions(
             max_depth=opts.depth, max_states=opts.max_states, deadline=deadline, progress=opts.progress))
@@ -97,7 +102,11 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
             from checker.smt import Budget
 
             depth = opts.depth if opts.depth is not None else DEFAULT_DEPTH
-            results, stats = run_engines(spec, opts.engine, depth, Budget(deadline), opts.seed, jobs=opts.jobs)
+            from checker.encode_step import StepEncoding
+
+            enc = StepEncoding(spec)  # built once for the engines and the coverage pass
+            results, stats = run_engines(spec, opts.engine, depth, Budget(deadline), opts.seed, jobs=opts.jobs,
+                                         enc=enc)
             engine = opts.engine if opts.engine != "auto" else "auto (z3: bmc, induction, pdr)"
     interp = Interpreter(spec)
     for r in results:
@@ -107,14 +116,15 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
     if opts.only:
         results = [r for r in results if r.prop in opts.only]
     assert stats is not None
-    warnings = _vacuity(spec, opts, stats, engine, deadline, results) if opts.vacuity else ()
+    warnings = _vacuity(spec, opts, stats, engine, deadline, results, enc) if opts.vacuity else ()
     return RunResult(spec.name, spec.path, engine, spec.consts, tuple(results), stats,
                      expectations(spec, results), warnings)
 
 
 def _vacuity(spec: ir.Spec, opts: RunOptions, stats: Stats, engine: str, deadline: float | None,
-             results: list[Result]) -> tuple[str, ...]:
-    """Warnings that the spec checks less than it seems (see engines/vacuity.py)."""
+             results: list[Result], enc: StepEncoding | None = None) -> tuple[str, ...]:
+    """Warnings that the spec checks less than it seems (see engines/vacuity.py); `enc`:
+    the engines' encoding, reused when there is one."""
     from checker.encode_step import StepEncoding
     from checker.engines.vacuity import coverage_bmc, coverage_warnings, invariant_warnings
     from checker.interp import SpecRuntimeError
@@ -123,7 +133,7 @@ def _vacuity(spec: ir.Spec, opts: RunOptions, stats: Stats, engine: str, deadlin
     budget = Budget(min(deadline, time.monotonic() + 10) if deadline else time.monotonic() + 10)
     out: list[str] = []
     try:
-        enc = StepEncoding(spec)
+        enc = enc if enc is not None else StepEncoding(spec)
         holding = frozenset(r.prop for r in results if r.verdict in (Verdict.PROVED, Verdict.HOLDS_TO_DEPTH))
         out.extend(invariant_warnings(spec, enc, budget, opts.seed, holding))
         if engine.startswith("explicit") or "explicit" in engine:

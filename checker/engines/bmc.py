@@ -187,9 +187,9 @@ def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int 
     for p in invs:
         for i in (0, 1):
             lits[p.name, i] = z3.Bool(f"held!{p.name}@{i}")
-            local.add(z3.Implies(lits[p.name, i], un.at(_good(enc, p.name), i)))
+            local.add(z3.Implies(lits[p.name, i], un.at(enc.good(p.name), i)))
     for name in assume:
-        local.add(un.at(_good(enc, name), 0), un.at(_good(enc, name), 1))
+        local.add(un.at(enc.good(name), 0), un.at(enc.good(name), 1))
     local_known: dict[tuple[frozenset[str], frozenset[str], tuple[str, str, bool, bool]], bool] = {}
 
     def held() -> frozenset[str]:
@@ -250,7 +250,7 @@ def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int 
             if progress:
                 progress(k, len(results), 0)
             for name in assume:
-                solver.add(un.at(_good(enc, name), k))
+                solver.add(un.at(enc.good(name), k))
             goals: list[Goal] = []
             # ---- properties of state k (traces of k steps)
             for p in invs + covers:
@@ -279,7 +279,7 @@ def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int 
             # (their earlier states are such states) and the solver prunes with it.
             held_now = held()
             for name in held_now - set(assume):
-                solver.add(un.at(_good(enc, name), k))
+                solver.add(un.at(enc.good(name), k))
             if k == depth:
                 break
             # ---- errors in step k (traces of k+1 steps)
@@ -312,10 +312,6 @@ class _Stop(Exception):
 # (name, kind, verdict or None for an ill-definedness goal, template formula, frame, error step)
 Goal = tuple[str, str, Verdict | None, Any, int, bool]
 
-
-def _good(enc: StepEncoding, name: str) -> Any:
-    """The invariant holds and is well defined (over the template pre-state)."""
-    return _and(enc.props[name], *(z3.Not(o.cond) for o in enc.prop_wd[name]))
 
 
 def _finish(spec: ir.Spec, results: dict[str, Result], ill: set[str], depth: int, t0: float,

@@ -45,11 +45,6 @@ class InductionOutcome:
     unknown: dict[str, str] = field(default_factory=dict)  # property -> reason
 
 
-def _good(enc: StepEncoding, name: str) -> Any:
-    """The property holds and is well defined (over the template pre-state)."""
-    wd = enc.prop_wd.get(name, [])
-    return _and(enc.props[name], *(z3.Not(o.cond) for o in wd))
-
 
 def one_induction(spec: ir.Spec, enc: StepEncoding, candidates: list[str], budget: Budget,
                   seed: int = 0) -> InductionOutcome:
@@ -60,12 +55,12 @@ def one_induction(spec: ir.Spec, enc: StepEncoding, candidates: list[str], budge
     solver.add(un.at(enc.domain, 0), un.at(enc.trans, 0))
     lits = {n: z3.Bool(f"assume!{n}") for n in cands}
     for n in cands:
-        solver.add(z3.Implies(lits[n], un.at(_good(enc, n), 0)))
+        solver.add(z3.Implies(lits[n], un.at(enc.good(n), 0)))
     changed = True
     while changed and cands:
         changed = False
         for n in list(cands):
-            goal = z3.Not(un.at(_good(enc, n), 1))
+            goal = z3.Not(un.at(enc.good(n), 1))
             solver.push()
             solver.add(goal)
             ans, why = check(solver, budget, *(lits[c] for c in cands))
@@ -97,7 +92,7 @@ def k_induction(spec: ir.Spec, enc: StepEncoding, name: str, proved: list[str], 
     known = [p for p in proved]
 
     def good_at(n: str, i: int) -> Any:
-        return un.at(_good(enc, n), i)
+        return un.at(enc.good(n), i)
 
     types = [v.type for v in spec.vars]
     for i in range(0, max_k + 1):
@@ -133,7 +128,7 @@ def derived(spec: ir.Spec, enc: StepEncoding, inv_names: list[str], budget: Budg
     solver = new_solver(seed, enc.logic)
     solver.add(un.at(enc.domain, 0))
     for n in inv_names:
-        solver.add(un.at(_good(enc, n), 0))
+        solver.add(un.at(enc.good(n), 0))
     res: dict[str, str | None] = {}
     for p in todo:
         if p.kind not in ("transition", "assert", "cover", "well_defined"):

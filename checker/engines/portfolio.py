@@ -65,9 +65,10 @@ def _pdr_many(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], names: li
 
 
 def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: int = 0,
-                progress: Any = None, jobs: int = 1) -> tuple[list[Result], Stats]:
+                progress: Any = None, jobs: int = 1, enc: StepEncoding | None = None) -> tuple[list[Result], Stats]:
+    """`enc`: the spec's encoding if the caller already built it (it is built otherwise)."""
     t0 = time.monotonic()
-    enc = StepEncoding(spec)
+    enc = enc if enc is not None else StepEncoding(spec)
     init = _init(spec)
     if engine == "bmc" or init is None:
         return bmc(spec, enc, depth, budget, seed, progress)

@@ -83,7 +83,7 @@ def coverage_bmc(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], depth:
     first: dict[tuple[str, str], int | None] = dict.fromkeys(pairs)
     never: set[tuple[str, str]] = set()
     if lemmas:
-        good = [_and(enc.props[n], *(z3.Not(o.cond) for o in enc.prop_wd[n])) for n in lemmas]
+        good = [enc.good(n) for n in lemmas]
         local = new_solver(seed, enc.logic)
         local.add(enc.domain, enc.trans, *good)
         for p, f in pairs.items():
@@ -100,7 +100,7 @@ def coverage_bmc(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], depth:
             break
         s.add(un.at(enc.domain, k), un.at(enc.trans, k))
         for n in lemmas:
-            s.add(un.at(_and(enc.props[n], *(z3.Not(o.cond) for o in enc.prop_wd[n])), k))
+            s.add(un.at(enc.good(n), k))
         while True:
             todo = [p for p in pairs if first[p] is None and p not in never]
             if not todo or budget.expired():
