@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                    default=[], help="override a `const` of the spec (repeatable)")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="explicit: breadth-first search of every state; bmc: z3 bounded model checking "
-                        "to --depth; induction: bmc + 1-/k-induction; pdr: bmc + Spacer; auto (default): "
-                        "an exhaustive explicit search when the state space is small, else bmc, induction, pdr")
+                        "to --depth; induction: bmc + 1-/k-induction; pdr: IC3 (finds the strengthening an "
+                        "invariant needs) + bmc; spacer: bmc + z3's Spacer; auto (default): an exhaustive "
+                        "explicit search when the state space is small, else induction, IC3, bmc")
     p.add_argument("--depth", type=_positive, metavar="N",
                    help="bound the search to N steps from init (z3 engines: default 10); "
                         "what is not proved then says `holds to depth N`")

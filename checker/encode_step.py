@@ -166,7 +166,9 @@ class StepEncoding:
         self.codes: tuple[str, ...] = ("ok",) + tuple(sorted({c for a in spec.actions for c in a.codes}))
         self.leaves = Leaves(self.width)
         self.pre = tuple(self.leaves.fresh(v.type, f"s.{v.name}") for v in spec.vars)
+        n_pre_dom = len(self.leaves.domain)
         self.post = tuple(self.leaves.fresh(v.type, f"t.{v.name}") for v in spec.vars)
+        n_post_dom = len(self.leaves.domain)
         self.pre_leaves = self.leaves.consts[: len(self.leaves.consts) // 2]
         # the action selector and the outcome index (bit-vectors wide enough for the count)
         sel_width = max(len(spec.actions), len(self.codes)).bit_length() + 1
@@ -196,6 +198,9 @@ class StepEncoding:
                 self.props[p.name] = z3.Implies(sel, body)
                 self.prop_wd[p.name] = [Obligation(_and(sel, o.cond), o.span, o.message) for o in cx.wd]
         self.domain = _and(*self.leaves.domain)
+        # the parts: pre-state ranges, post-state ranges, the selector's and parameters' ranges
+        self.domain_pre = _and(*self.leaves.domain[:n_pre_dom])
+        self.domain_inputs = _and(*self.leaves.domain[n_post_dom:])
 
     def action(self, a: ir.Action) -> ActionEncoding:
         env = {p.slot: v for p, v in zip(a.params, self.params[a.name], strict=True)}
@@ -228,6 +233,7 @@ class StepEncoding:
             bad = _or(*(o.cond for o in ae.wd), *(o.cond for obs in ae.asserts.values() for o in obs))
             guards.append(_and(self.act == self.index[a.name], ae.enabled, _not(bad)))
         if not guards:
+            self.enabled, self.trans_def = FALSE, TRUE
             return FALSE
         acts = self.spec.actions
         nxt = list(self.actions[acts[-1].name].next)
@@ -238,7 +244,11 @@ class StepEncoding:
             nxt = [ite(sel, n_a, n_rest, t, self.width) for n_a, n_rest, t in zip(ae.next, nxt, types, strict=True)]
             out = z3.If(sel, self.outcome_index(ae), out)
         same = _and(*(eq(p, n, t) for p, n, t in zip(self.post, nxt, types, strict=True)))
-        return _and(_or(*guards), same, self.out == out)
+        # trans = enabled and trans_def: whether the chosen step may run (guards, no error),
+        # and the post-state and outcome as functions of pre-state, selector and parameters
+        self.enabled = _or(*guards)
+        self.trans_def = _and(same, self.out == out)
+        return _and(self.enabled, self.trans_def)
 
     # ------------------------------------------------------------------ what goes wrong
     def good(self, name: str) -> Any:

@@ -25,7 +25,7 @@ from checker.typecheck import check
 if TYPE_CHECKING:  # z3 is imported only when a z3 engine runs (CLI start-up)
     from checker.encode_step import StepEncoding
 
-ENGINES = ("auto", "explicit", "bmc", "induction", "pdr")
+ENGINES = ("auto", "explicit", "bmc", "induction", "pdr", "spacer")
 DEFAULT_DEPTH = 10
 AUTO_EXPLICIT_STATES = 200_000  # auto tries an exhaustive search up to this many states
 AUTO_EXPLICIT_SECONDS = 5.0  # then the z3 portfolio: a big spec should not wait long for BFS.

@@ -49,7 +49,13 @@ def check(solver: z3.Solver, budget: Budget, *assumptions: z3.BoolRef) -> tuple[
     ms = budget.remaining_ms()
     if ms is not None:
         solver.set("timeout", ms)
-    r = solver.check(*assumptions)
+    if assumptions:
+        # z3's Solver.check re-checks each assumption's sort in Python (~10 us each); engines
+        # that pass hundreds of literals per query (IC3) pay that on every call
+        arr = (z3.Ast * len(assumptions))(*(a.as_ast() for a in assumptions))
+        r = z3.CheckSatResult(z3.Z3_solver_check_assumptions(solver.ctx.ref(), solver.solver, len(assumptions), arr))
+    else:
+        r = solver.check()
     if r == z3.sat:
         return Answer.SAT, None
     if r == z3.unsat:

@@ -22,6 +22,7 @@ __all__ = [
     "MASK128",
     "SH",
     "double_into",
+    "double_lanes_into",
     "mul_alpha64_into",
     "mul_alpha_k_into",
     "mul_alpha_s_into",
@@ -107,6 +108,22 @@ def double_into(x: np.ndarray, y: np.ndarray) -> None:
     np.right_shift(x_lo, SH[63], out=y_hi)
     np.add(y_hi, x_hi, out=y_hi)
     np.add(y_hi, x_hi, out=y_hi)
+
+
+def double_lanes_into(x: np.ndarray, y: np.ndarray, c: np.ndarray) -> None:
+    """y = x * alpha like :func:`double_into`, in four numpy calls with scratch ``c`` (x's shape).
+
+    ``x``, ``y``, ``c``: shape (..., 2, n), lanes (lo, hi) on axis -2.  Both lanes shift
+    together (``y = x << 1``, ``c = x >> 63``); the bit leaving hi becomes 0x87 and then each
+    lane takes the other lane's carry (``y ^= c`` with the lanes of ``c`` swapped, a view; bit 0
+    of ``y`` is zero, so XOR is the OR of the carry).  Fewer, larger calls than
+    :func:`double_into` for the same element work; ``y`` and ``c`` must not overlap ``x``.
+    """
+    np.left_shift(x, SH[1], out=y)
+    np.right_shift(x, SH[63], out=c)
+    c_hi = c[..., 1, :]
+    np.multiply(c_hi, _X87, out=c_hi)
+    np.bitwise_xor(y, c[..., ::-1, :], out=y)
 
 
 def times_alpha(t: int, k: int) -> int:

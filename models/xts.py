@@ -20,18 +20,28 @@ on the path taken (small, chunked, threaded).  An engine runs one call at a time
 scratch).
 
 How it is fast: AES runs in a few large ``update_into`` calls of ``cryptography`` and everything
-else is numpy on uint64 lanes, in chunks of about 4 MiB and, within a chunk, pieces of about
-128 KiB that stay in L2 through their passes.  Block ``j = R*q + r`` of a unit has the XTS tweak
+else is numpy on uint64 lanes, in chunks and, within a chunk, pieces (one OpenSSL call each) that
+stay in L2 through their passes.  Block ``j = R*q + r`` of a unit has the XTS tweak
 ``T[u, j] = E_K2(i) * alpha^(R*q) * alpha^r`` (R = 8, or the whole unit when it has at most 8
-blocks): one AES call per chunk gives ``T0 = E_K2(i)`` for its units; for 4 KiB pages the per-unit
-base ``T0 * alpha^(R*q)`` (1/R of the blocks) comes per chunk from log steps and then sequential
-alpha^64 steps; each further row r is one doubling of the previous row (seven numpy calls on
-contiguous (lo, hi) planes, no scratch; the bit leaving the top comes back as 0x87; the field
-arithmetic is in :mod:`models.gf128`).  The row planes of a chunk live in a per-worker scratch
-buffer (T0 and the base are built in its free rows first); per piece one transposing copy puts
-that piece's tweaks in unit-major order in a piece buffer, hot for the two XORs around the AES.
-numpy is several times slower on 2-D strided views than on contiguous rows, so the planes are
-whole rows per chunk, not blocks per piece.
+blocks): one AES call per chunk gives ``T0 = E_K2(i)`` for its units; for 4 KiB pages the
+per-unit base ``T0 * alpha^(R*q)`` (1/R of the blocks) comes per chunk from log steps and then
+sequential alpha^64 steps; each further row r is one doubling of the previous row (the bit
+leaving the top comes back as 0x87; the field arithmetic is in :mod:`models.gf128`).  Per piece
+one transposing copy puts its tweaks in unit-major order in a piece buffer, hot for the two XORs
+around the AES.
+
+Where the row planes live.  Out of place, for calls up to 8 MiB (where the extra memory and the
+per-call overhead matter): in each piece's own output bytes (chunks of 2 MiB, about one core's
+L2; pieces of 256 KiB), so they cost no memory of their own, ``P ^ U`` overwrites the planes
+just read, and the output lines they pull into the cache are the ones the piece writes next.
+The doublings then run over all pieces of a chunk at once as 2-D numpy calls (pieces x
+contiguous rows; four calls a row with a carry scratch, :func:`models.gf128.double_lanes_into`).
+numpy's buffered iterator makes such calls several microseconds slower with its default
+8192-element buffers, so a call runs with 1024-element ones (no operand needs buffering here;
+numpy's setting is per thread and restored).  In place, and for larger calls (whose output is
+far out of the cache, where 1-D calls stream better): in a per-worker scratch buffer as whole
+rows over a chunk of 4 MiB (pieces of 128 KiB), each doubling seven 1-D calls
+(:func:`models.gf128.double_into`).
 
 The bulk AES is OpenSSL's XTS kernel, not ECB: on this kind of CPU (VAES) it runs about twice as
 fast as its ECB.  One XTS ``update_into`` over a piece is one data unit with tweak 0 under key1
@@ -47,9 +57,10 @@ in one call per piece (two more 16-byte tables per unit of a piece, built once p
 ``update_into`` never gets overlapping input and output (cryptography 51 rejects them): a piece
 goes ``x = P ^ U`` into the output bytes, the AES reads ``x`` and writes a second piece buffer of
 the worker (with the block of room ``update_into`` wants after its input), and ``x = y ^ U``; in
-place and out of place alike.  The extra memory is, per worker, one chunk of planes and two piece
-buffers, plus the tables; chunks (and, down to a quarter, pieces) shrink for small calls to keep
-it under 1.2x the data.
+place and out of place alike.  The extra memory is, per worker, the base or T0 buffers of a
+chunk (1/R of its tweaks, plus room for their computation) and two piece buffers, plus the
+tables (and, in place, one chunk of planes); chunks (and, down to a quarter, pieces) shrink
+for small calls to keep it under 1.2x the data.
 
 Tiny calls (a cache line or two, as the state-machine models do) take a pure-Python path with
 128-bit ints and ECB that avoids numpy's per-call overhead.  ``XtsEngine(..., threads=N)`` runs
@@ -78,13 +89,16 @@ from models.engine_base import (
     deliver,
     ecb,
 )
-from models.gf128 import MASK128, SH, double_into, mul_alpha_k_into, times_alpha
+from models.gf128 import MASK128, SH, double_into, double_lanes_into, mul_alpha_k_into, times_alpha
 
 __all__ = ["XtsEngine"]
 
-_CHUNK_BYTES = 1 << 22  # data processed per inner iteration of a large call
-_PIECE_BYTES = 1 << 17  # data per OpenSSL XTS call within a chunk (stays in L2 between passes)
+_CHUNK_BYTES = 1 << 21  # data per inner iteration (planes in the output; twice that in scratch)
+_IN_OUT_MAX_BYTES = 1 << 23  # out-of-place calls up to this size keep the planes in the output
+_MAX_UNIT_BYTES = 1 << 22  # the largest data unit: one unit is one OpenSSL XTS call (16 MiB cap)
+_PIECE_BYTES = 1 << 18  # data per OpenSSL XTS call in a chunk (half that with planes in scratch)
 _THREAD_MIN_BYTES = 1 << 19  # calls smaller than this run on one thread whatever ``threads`` says
+_BUFSIZE = 1024  # numpy's ufunc buffer size (elements) during a call: see XtsEngine._run_range
 
 
 def _row_split(blocks: int) -> int:
@@ -190,8 +204,8 @@ class XtsEngine(Engine):
         self._blocks = unit_bytes // BLOCK
         if self._blocks > 64 and self._blocks % 64:
             raise ValueError("XTS unit_bytes must be <= 1024 or a multiple of 1024")
-        if unit_bytes > _CHUNK_BYTES:  # one unit must fit in one OpenSSL XTS call (16 MiB cap)
-            raise ValueError(f"XTS unit_bytes must be at most {_CHUNK_BYTES} bytes")
+        if unit_bytes > _MAX_UNIT_BYTES:  # one unit must fit in one OpenSSL XTS call (16 MiB cap)
+            raise ValueError(f"XTS unit_bytes must be at most {_MAX_UNIT_BYTES} bytes")
         self._rows = _row_split(self._blocks)
 
     # -- sector-level API (the IEEE vectors are stated with sector numbers) --------------------
@@ -231,17 +245,20 @@ class XtsEngine(Engine):
             out = np.empty((n, ub), dtype=np.uint8)
         flat = out.reshape(-1)
         workers = self.threads if n * ub >= _THREAD_MIN_BYTES else 1
-        # chunks of ~_CHUNK_BYTES, smaller when the scratch would pass 1.2x the data: per worker
-        # the row planes of a chunk (as many bytes as its data; T0 and the base are built in
-        # their free rows, or for units of < 4 blocks in two 16-byte-per-unit buffers) and two
-        # piece buffers (a piece's tweaks, its AES output); per unit of a piece the table V
-        # and, for units of <= 8 blocks, the tables S' and W
+        # the row planes of a chunk go into its own output bytes (each piece's planes where its
+        # result goes) out of place up to _IN_OUT_MAX_BYTES, else into a scratch buffer of the
+        # chunk's size (see the module docstring).  Chunks of ~_CHUNK_BYTES (twice that with the
+        # planes in scratch), smaller when the scratch would pass 1.2x the data: per
+        # worker the base or T0 buffers (1/R of the tweaks plus room for their computation), the
+        # planes when in scratch, and two piece buffers (a piece's tweaks, its AES output); per
+        # unit of a piece the table V and, for units of <= 8 blocks, the tables S' and W
+        in_out = n * ub <= _IN_OUT_MAX_BYTES and not np.may_share_memory(units, out)
         q_len = self._blocks // self._rows
         small = q_len == 1
         budget = n * ub * 1.2
-        piece = max(1, min(n, _PIECE_BYTES // ub))  # units per OpenSSL XTS call
-        per_unit = workers * (ub + 2 * BLOCK * (small and self._rows < 4))
-        per_chunk = min(n, _CHUNK_BYTES // ub)
+        piece = max(1, min(n, (_PIECE_BYTES if in_out else _PIECE_BYTES // 2) // ub))
+        per_unit = workers * (ub * (not in_out) + self._base_words(1) * 8)
+        per_chunk = min(n, (_CHUNK_BYTES if in_out else 2 * _CHUNK_BYTES) // ub)
         # pieces down to a quarter of their size when that lets the chunk stay whole
         per_piece = workers * 2 * (ub + BLOCK) + BLOCK * (1 + 2 * small)  # + V (and S', W)
         fit = int((budget - per_unit * per_chunk) // per_piece)
@@ -265,7 +282,7 @@ class XtsEngine(Engine):
         def run(w: int) -> None:
             self._run_range(
                 self._lanes[w], bounds[w], bounds[w + 1],
-                units, sectors, divisor, flat, per_chunk, piece, encrypt,
+                units, sectors, divisor, flat, per_chunk, piece, encrypt, in_out,
             )  # fmt: skip
 
         if workers == 1:
@@ -292,37 +309,72 @@ class XtsEngine(Engine):
         per_chunk: int,
         piece: int,
         encrypt: bool,
+        in_out: bool,
     ) -> None:
         """Units ``lo:hi`` in chunks, each in pieces of ``piece`` units: ``P ^ U``, OpenSSL XTS, ``^ U``.
 
-        Per chunk :meth:`_planes` builds the row planes of its units in the lane's planes
+        Per chunk :meth:`_planes` builds the row planes of its units: with ``in_out`` each
+        piece's planes in that piece's output bytes, else as whole rows in the lane's planes
         buffer.  Per piece, while it stays in L2: one transposing copy puts its tweaks ``U`` in
-        unit-major order in the lane's piece buffer, ``x = P ^ U`` goes into the output bytes, the
-        AES reads ``x`` and writes the lane's second piece buffer ``y`` (``update_into`` never
-        gets overlapping buffers: cryptography 51 refuses them; ``y`` has the block of room it
-        wants after the input), and ``x = y ^ U``.
+        unit-major order in the lane's piece buffer, ``x = P ^ U`` goes into the output bytes
+        (over the planes just read, with ``in_out``), the AES reads ``x`` and writes the lane's second piece
+        buffer ``y`` (``update_into`` never gets overlapping buffers: cryptography 51 refuses
+        them; ``y`` has the block of room it wants after the input), and ``x = y ^ U``.
         """
         ub = self.unit_bytes
         xts = lane.xts_enc if encrypt else lane.xts_dec
         cuts = [*range(lo, hi, per_chunk), hi]
-        r_len = self._rows
+        step = piece * ub // 8  # uint64 words per XTS call
+        tw = lane.scratch.get("tweaks", 8 * step).view(np.uint64)
+        y8 = lane.scratch.get("piece", 8 * step + BLOCK)
+        # numpy's buffered iterator (2-D views, as in the doublings over the pieces of a chunk)
+        # costs several microseconds a call with its default 8192-element buffers; no operand
+        # here needs a buffer (one dtype, aligned), so small ones cost nothing.  The setting is
+        # per thread (a context variable) and is restored on the way out.
+        old_bufsize = np.setbufsize(_BUFSIZE)
+        try:
+            self._chunks(lane, xts, cuts, units, sectors, divisor, flat, piece, in_out, tw, y8)
+        finally:
+            np.setbufsize(old_bufsize)
+
+    def _chunks(
+        self,
+        lane: _Lane,
+        xts: Any,
+        cuts: list[int],
+        units: np.ndarray,
+        sectors: np.ndarray,
+        divisor: int,
+        flat: np.ndarray,
+        piece: int,
+        in_out: bool,
+        tw: np.ndarray,
+        y8: np.ndarray,
+    ) -> None:
+        """The chunks ``cuts[i]:cuts[i+1]`` of :meth:`_run_range` (see there)."""
+        ub = self.unit_bytes
+        r2 = 2 * self._rows
         step = piece * ub // 8  # uint64 words per XTS call
         sc = lane.scratch
-        tw = sc.get("tweaks", 8 * step).view(np.uint64)
-        y8 = sc.get("piece", 8 * step + BLOCK)
         y = y8.view(np.uint64)
         for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
             a, b = start * ub, stop * ub
             body8 = flat[a:b]
             body = body8.view(np.uint64)
             src = units[start:stop].reshape(-1).view(np.uint64)
-            planes = sc.get("planes", b - a).view(np.uint64)
-            rows = self._planes(lane, sectors[start:stop], divisor, planes, piece)
+            # planes in blocks of ``block`` units: each piece's own output bytes, or one block of
+            # whole rows over the chunk in the scratch buffer (1-D doublings, cheaper when the
+            # output is far out of the cache)
+            block = piece if in_out else stop - start
+            region = body if in_out else sc.get("planes", b - a).view(np.uint64)
+            self._planes(lane, sectors[start:stop], divisor, region, piece, block)
+            rows = region.reshape(r2, -1)  # the scratch layout: row planes over the chunk
             for k in range(0, body.size, step):
                 e = min(k + step, body.size)
                 w = e - k
                 u = tw[:w]
-                np.copyto(u.reshape(-1, 2 * r_len), rows[:, k // 2 // r_len : e // 2 // r_len].T)
+                planes = region[k:e].reshape(r2, -1) if in_out else rows[:, k // r2 : e // r2]
+                np.copyto(u.reshape(-1, r2), planes.T)
                 x = body[k:e]
                 np.bitwise_xor(src[k:e], u, out=x)
                 xts.update_into(body8[8 * k : 8 * e], y8[: 8 * w + BLOCK])
@@ -410,40 +462,73 @@ class XtsEngine(Engine):
         lane.enc2.update_into(sec2.view(np.uint8).reshape(-1), out[: 2 * m + 2].view(np.uint8))
         return out[: 2 * m].reshape(m, 2)
 
-    def _planes(
-        self, lane: _Lane, sectors: np.ndarray, divisor: int, planes: np.ndarray, piece: int
-    ) -> np.ndarray:
-        """The row planes of the units ``sectors`` (one chunk): uint64 ``(2R, m*Q)`` in ``planes``.
+    def _base_words(self, m: int) -> int:
+        """uint64 words of the lane's "base" scratch for a chunk of ``m`` units (see :meth:`_planes`)."""
+        q_len = self._blocks // self._rows
+        if q_len == 1:
+            return 4 * m + 2  # T0 ^ V and the input of its XTS calls
+        span = self._span(q_len)
+        return 2 * q_len * m + max(4 * m + 2, 2 * span * m)
 
-        Plane ``2r + lane`` (lo, hi) of row r holds the tweaks of blocks ``j = R*q + r`` at
-        ``u*Q + q``.  Block j of unit u has tweak ``T0[u] * alpha^(R*q) * alpha^r``, and what a
-        piece needs is ``U`` (see :meth:`_offsets`): the same with ``T0[u] ^ V[u mod p]`` as start
-        (p = ``piece`` units per XTS call).  Row 0 comes from :meth:`_t0_offset` (units of at most
-        8 blocks, Q = 1) or from :meth:`_base` (computed in the space of rows 1.., then reordered:
-        a q-major layout made the per-piece transposes twice as slow); rows 1..R-1 follow by one
-        doubling each (seven numpy calls on contiguous planes: numpy is several times slower on
-        2-D strided views).
+    def _span(self, q_len: int) -> int:
+        """Rows S of the base done by log steps (R*s <= 56 bits), then in sequential blocks of S."""
+        s = 1
+        while s < q_len and self._rows * s <= 56:
+            s *= 2
+        return min(s, q_len)
+
+    def _planes(
+        self,
+        lane: _Lane,
+        sectors: np.ndarray,
+        divisor: int,
+        region: np.ndarray,
+        piece: int,
+        block: int,
+    ) -> None:
+        """The row planes of the units ``sectors`` (one chunk) in flat uint64 ``region``.
+
+        Block i of b = ``block`` units (units ``[i*b, (i+1)*b)`` of the chunk, the last may be
+        shorter; b is the piece size p = ``piece`` for planes in the output, the whole chunk for
+        the scratch layout) takes the words of its units, ``region[i*b*W : ...]`` (W words per
+        unit), as planes ``(2R, c*Q)`` (c units in the block): plane ``2r + lane`` (lo, hi) of
+        row r holds the tweaks of blocks ``j = R*q + r`` at ``u*Q + q``.  Block j of unit u has
+        tweak ``T0[u] * alpha^(R*q) * alpha^r``, and what a piece needs is ``U`` (see
+        :meth:`_offsets`): the same with ``T0[u] ^ V[u mod p]`` as start.  Row 0 comes from
+        :meth:`_t0_offset` (units of at most 8 blocks, Q = 1) or from :meth:`_base` (both in the
+        lane's "base" scratch); rows 1..R-1 follow by one doubling each: over all whole blocks
+        at once (2-D views with contiguous rows, four numpy calls; the base/T0 scratch, free by
+        then, holds the carries) and as many on a shorter last block, or, for one block, seven
+        1-D calls on its contiguous planes.
         """
         m = sectors.shape[0]
         r_len = self._rows
         q_len = self._blocks // r_len
-        rows = planes[: 2 * r_len * q_len * m].reshape(r_len, 2, q_len * m)
-        spare = planes[2 * q_len * m :]  # rows 1.., free until the doublings
+        words = 2 * r_len * q_len  # per unit
+        full = m - m % block
+        scratch = lane.scratch.get("base", 8 * self._base_words(m)).view(np.uint64)
         if q_len == 1:
-            # T0 ^ V from one XTS call; its input and output in rows 1.. when there is room
-            if r_len >= 4:
-                sec, t0_buf = spare[: 2 * m], spare[2 * m : 4 * m + 2]
-            else:
-                sec = lane.scratch.get("t0_sec", BLOCK * m).view(np.uint64)
-                t0_buf = lane.scratch.get("t0", BLOCK * m + BLOCK).view(np.uint64)
-            np.copyto(rows[0], self._t0_offset(lane, sectors, divisor, sec, t0_buf).T)
-        else:  # the base (2, Q, m) in rows 1.., then reordered to u*Q + q in row 0
-            base = spare[: 2 * q_len * m].reshape(2, q_len, m)
-            self._base(lane, sectors, divisor, base, spare[2 * q_len * m :], piece)
-            np.copyto(rows[0].reshape(2, m, q_len), base.transpose(0, 2, 1))
-        for r in range(1, r_len):
-            double_into(rows[r - 1], rows[r])
-        return rows.reshape(r_len * 2, q_len * m)
+            sec, t0_buf = scratch[: 2 * m], scratch[2 * m : 4 * m + 2]
+            t0 = self._t0_offset(lane, sectors, divisor, sec, t0_buf)  # (m, 2)
+            src = t0.T.reshape(2, m, 1)
+        else:
+            base = scratch[: 2 * q_len * m].reshape(2, q_len, m)
+            self._base(lane, sectors, divisor, base, scratch[2 * q_len * m :], piece)
+            src = base.transpose(0, 2, 1)  # (2, m, Q)
+        parts = []  # the whole blocks as one 4-D view, then a shorter last block
+        for u0, k, c in ((0, full // block, block), (full, 1, m - full)):
+            if k and c:
+                view = region[words * u0 : words * (u0 + k * c)].reshape(k, r_len, 2, c * q_len)
+                part = src[:, u0 : u0 + k * c].reshape(2, k, c, q_len).transpose(1, 0, 2, 3)
+                np.copyto(view[:, 0].reshape(k, 2, c, q_len), part)
+                parts.append(view)
+        for view in parts:  # base/T0 are in row 0 now: their scratch holds the carries
+            carry = scratch[: view[:, 0].size].reshape(view[:, 0].shape)
+            for r in range(1, r_len):
+                if view.shape[0] == 1:
+                    double_into(view[0, r - 1], view[0, r])
+                else:
+                    double_lanes_into(view[:, r - 1], view[:, r], carry)
 
     def _base(
         self, lane: _Lane, sectors: np.ndarray, divisor: int, base: np.ndarray, spare: np.ndarray, piece: int
@@ -466,10 +551,7 @@ class XtsEngine(Engine):
         # log steps (rows [s, 2s) = rows [0, s) * alpha^(R*s)) while R*s <= 56 bits, then blocks
         # of S rows, each the previous block times alpha^(R*S): no shift of 128 bits or more
         r_len = self._rows
-        s = 1
-        while s < q_len and r_len * s <= 56:
-            s *= 2
-        span = min(s, q_len)  # S: rows per sequential block
+        span = self._span(q_len)  # S: rows per sequential block
         tmp = spare[: 2 * span * m].reshape(2, span, m)
         s = 1
         while s < span:

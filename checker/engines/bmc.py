@@ -11,6 +11,7 @@ then the pipeline replays them through interp.py. Never prints.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,12 +127,15 @@ def _failure_of(spec: ir.Spec, interp: Interpreter, trace: Trace, prop: str) -> 
 
 def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int = 0,
         progress: Any = None, decided: frozenset[str] = frozenset(),
-        assume: tuple[str, ...] = ()) -> tuple[list[Result], Stats]:
+        assume: tuple[str, ...] = (), facts: tuple[Any, ...] = (),
+        facts_within: Callable[[int], list[Any]] | None = None) -> tuple[list[Result], Stats]:
     """`decided`: properties already proved elsewhere (not asked about; a decided
     `well_defined` means no evaluation is ill-defined in a reachable state, so invariants
     are assumed where they held without asking about their own well-definedness);
     `assume`: invariants proved to hold in every reachable state, added to every frame to
-    prune."""
+    prune; `facts`: other formulas over the template pre-state that hold in every reachable
+    state (IC3's strengthening lemmas); `facts_within(k)`: formulas that hold in every state
+    reachable within k steps (the clauses of IC3's frame k), added to state k."""
     t0 = time.monotonic()
     interp = Interpreter(spec)
     un = Unroller(spec, enc)
@@ -190,6 +194,8 @@ def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int 
             local.add(z3.Implies(lits[p.name, i], un.at(enc.good(p.name), i)))
     for name in assume:
         local.add(un.at(enc.good(name), 0), un.at(enc.good(name), 1))
+    for f in facts:
+        local.add(un.at(f, 0), un.at(f, 1))
     local_known: dict[tuple[frozenset[str], frozenset[str], tuple[str, str, bool, bool]], bool] = {}
 
     def held() -> frozenset[str]:
@@ -251,6 +257,8 @@ def bmc(spec: ir.Spec, enc: StepEncoding, depth: int, budget: Budget, seed: int 
                 progress(k, len(results), 0)
             for name in assume:
                 solver.add(un.at(enc.good(name), k))
+            for f in (*facts, *(facts_within(k) if facts_within is not None else ())):
+                solver.add(un.at(f, k))
             goals: list[Goal] = []
             # ---- properties of state k (traces of k steps)
             for p in invs + covers:

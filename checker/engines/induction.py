@@ -119,7 +119,7 @@ def k_induction(spec: ir.Spec, enc: StepEncoding, name: str, proved: list[str], 
 
 
 def derived(spec: ir.Spec, enc: StepEncoding, inv_names: list[str], budget: Budget,
-            todo: list[ir.Property], seed: int = 0) -> dict[str, str | None]:
+            todo: list[ir.Property], seed: int = 0, facts: tuple[Any, ...] = ()) -> dict[str, str | None]:
     """Prove transitions, asserts, covers (unreachable) and well_defined from invariants.
 
     Returns property -> "proved from invariants" when proved, None when the query was sat
@@ -129,6 +129,8 @@ def derived(spec: ir.Spec, enc: StepEncoding, inv_names: list[str], budget: Budg
     solver.add(un.at(enc.domain, 0))
     for n in inv_names:
         solver.add(un.at(enc.good(n), 0))
+    for f in facts:
+        solver.add(un.at(f, 0))
     res: dict[str, str | None] = {}
     for p in todo:
         if p.kind not in ("transition", "assert", "cover", "well_defined"):

@@ -18,14 +18,19 @@ from typing import Any
 from checker import ir
 from checker.encode_step import StepEncoding
 from checker.engines.bmc import bmc
+from checker.engines.ic3_pool import Ic3Pool
 from checker.engines.induction import derived, k_induction, one_induction
 from checker.engines.pdr import pdr_prove
 from checker.interp import Interpreter, SpecRuntimeError
 from checker.result import Result, Stats, Trace, Verdict
 from checker.smt import Budget
 
-ENGINES = ("bmc", "induction", "pdr", "auto")
+ENGINES = ("bmc", "induction", "pdr", "spacer", "auto")
 MAX_K = 4
+# IC3's time when the run has no --timeout: before BMC, and in all (it runs until every
+# invariant is decided otherwise, and a true invariant it cannot prove would never end)
+IC3_FIRST_CAP_S = 180.0
+IC3_TOTAL_CAP_S = 300.0
 
 
 def _pdr_job(path: str, consts: tuple[tuple[str, int], ...], name: str, deadline: float | None,
@@ -90,9 +95,21 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
             ctis[name] = Trace(cti.pre, (cti.step,))
     # 2. the other kinds, from the proved invariants
     _derive(spec, enc, proved_invs, budget, seed, by, engine, t0)
-    # 3. BMC for what is open, with the proved invariants assumed in every frame
+    # 3. IC3 finds the strengthening of the others itself (before BMC: every invariant it
+    #    proves is one BMC need not check at every depth, and is assumed in its frames)
+    pool: Ic3Pool | None = None
+    use_ic3 = engine in ("pdr", "auto") and enc.width is not None
+    if use_ic3 and [n for n in base if n not in proved_invs]:
+        pool = Ic3Pool(spec, enc, init, [n for n in base if n not in proved_invs], proved_invs, seed)
+        rem = budget.remaining_ms()
+        if _advance(pool, budget, IC3_FIRST_CAP_S if rem is None else rem / 2000):
+            return _stop(spec, by, ctis, "interrupted", t0)
+        _absorb(pool, by, proved_invs, t0, ctis)
+        _derive(spec, enc, proved_invs, budget, seed, by, engine, t0, facts=tuple(pool.facts))
+    # 4. BMC for what is open, with the proved invariants assumed in every frame
     results, stats = bmc(spec, enc, depth, budget, seed, progress, decided=frozenset(by),
-                         assume=tuple(proved_invs))
+                         assume=tuple(proved_invs), facts=tuple(pool.facts) if pool else (),
+                         facts_within=pool.facts_within if pool else None)
     if stats.stopped in ("interrupted", "time-out"):
         for r in results:
             by[r.prop] = replace(r, cti=ctis.get(r.prop))
@@ -100,7 +117,7 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
     for r in results:
         by[r.prop] = replace(r, cti=ctis.get(r.prop))
     open_invs = [n for n in invariants if by[n].verdict is Verdict.HOLDS_TO_DEPTH]
-    # 4. k-induction (its base case, no violation within k-1 steps, is what BMC just showed)
+    # 5. k-induction (its base case, no violation within k-1 steps, is what BMC just showed)
     if engine in ("induction", "auto"):
         for name in open_invs:
             if budget.expired():
@@ -109,28 +126,73 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
             if k is not None and k >= 2:
                 by[name] = _proved(by[name], f"{k}-induction", t0)
                 proved_invs.append(name)
-    # 5. PDR finds the strengthening itself
-    if engine in ("pdr", "auto"):
-        todo = [n for n in open_invs if n not in proved_invs]
+    # 6. IC3 goes on with the rest of the time (Spacer instead on unbounded-integer encodings)
+    facts: list[Any] = []
+    todo = [n for n in open_invs if n not in proved_invs]
+    if use_ic3 and todo:
+        pool = pool or Ic3Pool(spec, enc, init, todo, proved_invs, seed)
+        for name in todo:
+            if name not in pool.goals:
+                pool.goals.append(name)
+        rem = budget.remaining_ms()
+        interrupted = _advance(pool, budget, IC3_TOTAL_CAP_S - IC3_FIRST_CAP_S if rem is None else None)
+        _absorb(pool, by, proved_invs, t0, ctis)
+        if interrupted:
+            return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0,
+                                                                  stopped="interrupted")
+    elif engine in ("pdr", "auto", "spacer") and todo:
         for name, (verdict, why) in _pdr_many(spec, enc, init, todo, budget, seed, jobs).items():
             if verdict == "proved":
                 by[name] = _proved(by[name], "PDR (Spacer)", t0)
                 proved_invs.append(name)
             elif verdict == "unknown" and why:
                 by[name] = replace(by[name], note=f"PDR: {why}")
-    _derive(spec, enc, proved_invs, budget, seed, by, engine, t0, use_pdr=engine in ("pdr", "auto"), init=init,
-            jobs=jobs)
+    if pool is not None:
+        facts = pool.facts
+    _derive(spec, enc, proved_invs, budget, seed, by, engine, t0, use_pdr=engine in ("pdr", "auto", "spacer")
+            and not use_ic3, init=init, jobs=jobs, facts=tuple(facts))
     return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0)
+
+
+def _advance(pool: Ic3Pool, budget: Budget, cap_s: float | None) -> bool:
+    """Run the pool; True when Ctrl-C stopped it (what it proved so far is kept)."""
+    try:
+        pool.advance(budget, cap_s)
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
+def _absorb(pool: Ic3Pool, by: dict[str, Result], proved_invs: list[str], t0: float,
+            ctis: dict[str, Trace]) -> None:
+    """Record what the pool proved (and why the rest is open) in the results; an invariant
+    proved keeps its counterexample to 1-induction (it needed the strengthening)."""
+    for name in pool.goals:
+        if name in pool.how and name not in proved_invs:
+            base = by.get(name) or Result(name, "invariant", Verdict.UNKNOWN, engine="auto", cti=ctis.get(name))
+            by[name] = _proved(base, pool.how[name], t0)
+            proved_invs.append(name)
+        elif name in pool.why and name in by:
+            by[name] = replace(by[name], note=f"IC3: {pool.why[name]}")
+
+
+def _stop(spec: ir.Spec, by: dict[str, Result], ctis: dict[str, Trace], why: str,
+          t0: float) -> tuple[list[Result], Stats]:
+    """The results so far when the run is stopped before BMC: the rest `unknown (why)`."""
+    out = [by.get(p.name) or Result(p.name, p.kind, Verdict.UNKNOWN, reason=why, cti=ctis.get(p.name))
+           for p in spec.properties]
+    return out, Stats(stopped=why, time_s=time.monotonic() - t0)
 
 
 def _derive(spec: ir.Spec, enc: StepEncoding, proved_invs: list[str], budget: Budget, seed: int,
             by: dict[str, Result], engine: str, t0: float, use_pdr: bool = False,
-            init: tuple[Any, ...] | None = None, jobs: int = 1) -> None:
-    """Prove open transitions, asserts, covers (unreachable) and well_defined."""
+            init: tuple[Any, ...] | None = None, jobs: int = 1, facts: tuple[Any, ...] = ()) -> None:
+    """Prove open transitions, asserts, covers (unreachable) and well_defined (`facts`:
+    strengthening lemmas that hold in every reachable state, assumed with the invariants)."""
     rest = [p for p in spec.properties if p.kind != "invariant" and _open(by.get(p.name))]
     if not rest or budget.expired():
         return
-    d = derived(spec, enc, proved_invs, budget, rest, seed)
+    d = derived(spec, enc, proved_invs, budget, rest, seed, facts)
     for p in rest:
         if d.get(p.name):
             base = by.get(p.name) or Result(p.name, p.kind, Verdict.UNKNOWN, engine=engine)

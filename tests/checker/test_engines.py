@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from checker.encode_step import StepEncoding
 from checker.engines.bmc import bmc
 from checker.engines.induction import k_induction, one_induction
@@ -56,13 +58,17 @@ def _load(text: str) -> Spec:
     return load_text(SourceFile("inline.tee", text))
 
 
-def test_pdr_proves_what_induction_cannot_and_the_cti_is_kept() -> None:
+@pytest.mark.parametrize("engine", ["auto", "pdr", "spacer"])
+def test_pdr_proves_what_induction_cannot_and_the_cti_is_kept(engine: str) -> None:
     spec = _load(CHAIN)
-    r = run(spec, RunOptions(engine="auto", depth=3, vacuity=False)).results[0]
-    assert r.verdict is Verdict.PROVED and r.reason == "PDR (Spacer)"
-    assert r.cti is not None
-    pre, step = r.cti.init, r.cti.steps[0]
-    assert pre[0] == 7 and step.action == "drift" and step.state[0] == 8
+    r = run(spec, RunOptions(engine=engine, depth=3, vacuity=False)).results[0]
+    assert r.verdict is Verdict.PROVED, r
+    # IC3 over the finite encoding in auto and pdr; z3's Spacer on request
+    assert (r.reason or "").startswith("PDR (Spacer)" if engine == "spacer" else "IC3 ("), r.reason
+    if engine == "auto":  # 1-induction ran first and kept its counterexample to induction
+        assert r.cti is not None
+        pre, step = r.cti.init, r.cti.steps[0]
+        assert pre[0] == 7 and step.action == "drift" and step.state[0] == 8
 
 
 def test_induction_engine_alone_reports_the_cti_and_only_a_bound() -> None:
@@ -148,8 +154,8 @@ invariant b_not_eight: b != 8
     path = Path(str(tmp_path)) / "two.tee"
     path.write_text(text)
     _, spec = load(str(path))
-    for jobs in (1, 2):
-        res = run(spec, RunOptions(engine="auto", depth=3, jobs=jobs, vacuity=False)).results
+    for jobs in (1, 2):  # Spacer's queries run in processes with --jobs
+        res = run(spec, RunOptions(engine="spacer", depth=3, jobs=jobs, vacuity=False)).results
         by = {r.prop: r for r in res}
         assert by["not_eight"].verdict is Verdict.PROVED and by["b_not_eight"].verdict is Verdict.PROVED, jobs
         assert by["b_not_eight"].reason == "PDR (Spacer)"
@@ -175,3 +181,45 @@ def test_reachable_states_lists_every_state_and_honours_the_bound() -> None:
     spec = _load(VIOLATED)
     assert sorted(s[0] for s in reachable_states(spec)) == [0, 1, 2, 3, 4, 5]
     assert len(reachable_states(spec, 3)) == 3
+
+
+SNP_HELPERS = ("integrity_sealed", "launch_once", "record_complete", "wrote_recorded", "sealed_perms")
+
+
+def snp_without_helpers() -> str:
+    """spec/snp.tee without the invariants it states to make the others 1-inductive."""
+    from pathlib import Path
+
+    out, skipping = [], False
+    for line in (Path(__file__).parents[2] / "spec" / "snp.tee").read_text().splitlines():
+        words = line.split()
+        if line and not line[0].isspace():
+            skipping = len(words) >= 2 and words[0] == "invariant" and words[1].rstrip(":") in SNP_HELPERS
+            if len(words) >= 2 and words[0] == "expect" and words[1] in SNP_HELPERS:
+                continue
+        if not skipping:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_ic3_proves_an_snp_invariant_that_needs_strengthening_without_helpers() -> None:
+    """vmpl0_full of spec/snp.tee is not 1-inductive once the helper invariants are gone
+    (1-induction shows a counterexample to induction); IC3 finds the strengthening."""
+    import time
+
+    from checker.encode_step import StepEncoding
+    from checker.engines.ic3 import ic3_prove
+    from checker.engines.induction import one_induction
+    from checker.interp import Interpreter
+    from checker.smt import Budget
+
+    spec = load_text(SourceFile("snp_nohelp.tee", snp_without_helpers()))
+    assert not set(SNP_HELPERS) & {p.name for p in spec.properties}
+    enc = StepEncoding(spec)
+    invs = [p.name for p in spec.properties if p.kind == "invariant"]
+    ind = one_induction(spec, enc, invs, Budget())
+    assert "vmpl0_full" in ind.ctis and "vmpl0_full" not in ind.proved
+    out = ic3_prove(spec, enc, Interpreter(spec).init(), ["vmpl0_full"], Budget(time.monotonic() + 120),
+                    list(ind.proved))
+    assert out.proved == ("vmpl0_full",), out.unknown
+    assert out.lemmas  # the strengthening it found, true in every reachable state

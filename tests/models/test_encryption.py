@@ -371,7 +371,7 @@ def test_errors() -> None:
     with pytest.raises(ValueError, match="1024"):
         XtsEngine(bytes(32), unit_bytes=16 * 65)
     with pytest.raises(ValueError, match="at most"):
-        XtsEngine(bytes(32), unit_bytes=2 * xts._CHUNK_BYTES)
+        XtsEngine(bytes(32), unit_bytes=2 * xts._MAX_UNIT_BYTES)
     eng = XtsEngine(bytes(range(32)), 64)
     with pytest.raises(ValueError, match="addresses must be multiples"):
         eng.encrypt(bytes(64), [8])
@@ -523,3 +523,53 @@ def test_offset_table_grows() -> None:
     assert big.shape == (10, 2) and np.array_equal(big[:3], small)
     s0 = int.from_bytes(big[0].tobytes(), "little")
     assert int.from_bytes(big[2].tobytes(), "little") == gf128.times_alpha(s0, 8)
+
+
+@pytest.mark.parametrize("shape", [(2, 5), (3, 2, 7)])
+def test_double_lanes_into_matches_double_into(shape: tuple[int, ...]) -> None:
+    """The five-call doubling with a carry scratch gives the same planes as the seven-call one,
+    on one plane pair and on a stack of them (as the doublings over the pieces of a chunk)."""
+    rng = np.random.default_rng(13)
+    x = rng.integers(0, 2**64, size=shape, dtype=np.uint64)
+    x[..., 1, 0] |= np.uint64(1 << 63)  # a carry out of the top (the 0x87 fold) and
+    x[..., 0, 0] |= np.uint64(1 << 63)  # one from lo into hi, in the same element
+    want, got, carry = np.empty_like(x), np.empty_like(x), np.empty_like(x)
+    gf128.double_into(x, want)
+    gf128.double_lanes_into(x, got, carry)
+    assert np.array_equal(got, want)
+    for i in np.ndindex(*shape[:-2], shape[-1]):
+        lo, hi = int(x[(*i[:-1], 0, i[-1])]), int(x[(*i[:-1], 1, i[-1])])
+        t = gf128.times_alpha(lo | hi << 64, 1)
+        assert (int(got[(*i[:-1], 0, i[-1])]), int(got[(*i[:-1], 1, i[-1])])) == (t & (2**64 - 1), t >> 64)
+
+
+@pytest.mark.parametrize("unit", [64, 4096])
+@pytest.mark.parametrize("in_out_max", [0, 1 << 30])
+def test_planes_in_the_output_and_in_scratch_agree(
+    monkeypatch: pytest.MonkeyPatch, unit: int, in_out_max: int
+) -> None:
+    """Out of place (up to ``_IN_OUT_MAX_BYTES``) the row planes of each piece live in its own
+    output bytes, else and in place as whole rows in a scratch buffer: with pieces of 6 or 3
+    units (the last piece of a chunk shorter) and several chunks, a new output, a caller's ``out`` and
+    in place all give the library's bytes; numpy's buffer size is restored after the call."""
+    monkeypatch.setattr(xts, "_IN_OUT_MAX_BYTES", in_out_max)
+    monkeypatch.setattr(xts, "_PIECE_BYTES", 6 * unit)  # 3 units with the planes in scratch
+    monkeypatch.setattr(xts, "_CHUNK_BYTES", 10 * unit)  # 20 units with the planes in scratch
+    rng = np.random.default_rng(17)
+    key = bytes(rng.integers(0, 256, 32, dtype=np.uint8))
+    n = 23
+    data = rng.integers(0, 256, size=(n, unit), dtype=np.uint8)
+    addrs = rng.permutation(n * 5)[:n].astype(np.uint64) * np.uint64(unit)
+    want = _xts_loop(key, unit, data, addrs)
+    eng = XtsEngine(key, unit)
+    bufsize = np.getbufsize()
+    assert eng.encrypt(data, addrs).tobytes() == want
+    assert np.getbufsize() == bufsize
+    out = np.empty_like(data)
+    assert eng.encrypt(data, addrs, out=out).tobytes() == want
+    # out of place the planes need no scratch of their own unless the call is over the limit
+    assert ("planes" in eng._lanes[0].scratch._bufs) == (in_out_max == 0)
+    buf = data.copy()
+    assert eng.encrypt(buf, addrs, out=buf).tobytes() == want
+    assert "planes" in eng._lanes[0].scratch._bufs
+    assert np.array_equal(eng.decrypt(out, addrs, out=out), data)
