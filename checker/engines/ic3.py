@@ -216,10 +216,11 @@ class Ic3:
         """A cube of F_k states that violate an open goal (shrunk by lifting), or None."""
         for g in self.goals:
             if self._check(self.main, *self.frame_lits(k), self.bad_lit[g]) is Answer.SAT:
-                full = self.state_cube(self.main.model())
+                m = self.main.model()
+                full = self.state_cube(m)
                 if self._check(self.lift_bad, *self.lits(full), self.notbad_lit[g]) is Answer.UNSAT:
                     return g, self._core_cube(self.lift_bad, full, False)
-                return g, full
+                return g, self.state_cube(m, relevant=False)  # the one state the model shows
         return None
 
     def relative(self, cube: Cube, i: int, want_model: bool = False) -> tuple[bool, Any]:
