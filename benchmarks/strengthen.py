@@ -5,7 +5,8 @@ prove then need a strengthening found by the engine) at growing constants, and t
 whose invariants are proved by the engines without 1-induction. Per case, one run of:
   * 1-induction over all invariants (what it proves is assumed by both engines);
   * IC3 (checker/engines/ic3_pool.py: one IC3 per open invariant, round robin, proofs
-    shared): seconds until every open invariant is proved, frames and lemmas;
+    shared): seconds until every open invariant is proved or refuted (the examples' attacks
+    violate some), frames and lemmas;
   * Spacer (checker/engines/pdr.py), one query per open invariant with the same assumed
     invariants: seconds in total (each query bounded by --timeout; `>T` when one hit it);
 and the ratio Spacer / IC3. Rows are written with --json PATH (atomically).
@@ -44,7 +45,7 @@ EXAMPLES = ["examples/tdx_sept_lifecycle.tee", "examples/tdx/accept_without_zero
             "examples/snp/launch_digest_without_gpa.tee", "examples/cca/undelegate_without_scrub.tee"]
 
 
-def row(case: str, spec: Any, timeout: float) -> dict[str, Any]:
+def row(case: str, spec: Any, timeout: float, spacer: bool = True) -> dict[str, Any]:
     enc = StepEncoding(spec)
     init = Interpreter(spec).init()
     consts = " ".join(f"{k}={v}" for k, v in spec.consts)
@@ -62,17 +63,21 @@ def row(case: str, spec: Any, timeout: float) -> dict[str, Any]:
     pool.advance(Budget(t + timeout * max(1, len(todo))))
     ic3_s = time.monotonic() - t
     done = [n for n in todo if n in pool.how]
+    refuted = [n for n in todo if n in pool.refuted()]
     out["ic3_proved"] = f"{len(done)}/{len(todo)}"
-    out["ic3_s"] = round(ic3_s, 2) if len(done) == len(todo) else None
+    out["ic3_refuted"] = len(refuted)
+    out["ic3_s"] = round(ic3_s, 2) if len(done) + len(refuted) == len(todo) else None
     out["ic3_runs"] = "; ".join(f"{n}: {pool.how.get(n) or pool.why.get(n, '?')}" for n in todo)
-    sp_total, sp_done = 0.0, 0
-    for n in todo:
+    sp_total, sp_done, sp_refuted = 0.0, 0, 0
+    for n in todo if spacer else []:
         t = time.monotonic()
         verdict, _why = pdr_prove(spec, enc, init, spec.property(n), Budget(t + timeout), proved)
         sp_total += time.monotonic() - t
         sp_done += verdict == "proved"
+        sp_refuted += verdict == "violated"
     out["spacer_proved"] = f"{sp_done}/{len(todo)}"
-    out["spacer_s"] = round(sp_total, 2) if sp_done == len(todo) else None
+    out["spacer_refuted"] = sp_refuted
+    out["spacer_s"] = round(sp_total, 2) if spacer and sp_done + sp_refuted == len(todo) else None
     out["spacer_over_ic3"] = (round(sp_total / ic3_s, 1) if out["ic3_s"] and out["spacer_s"] else None)
     return out
 
@@ -87,6 +92,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per invariant and engine")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--only", choices=("snp", "examples"), help="run only these cases")
+    ap.add_argument("--no-spacer", action="store_true", help="IC3 only (Spacer columns empty)")
     args = ap.parse_args()
     cases: list[tuple[str, Any]] = []
     text = snp_without_helpers()
@@ -96,13 +102,13 @@ def main() -> int:
     for ex in [] if args.only == "snp" else EXAMPLES[:1] if args.quick else EXAMPLES:
         cases.append((ex, load(str(ROOT / ex))[1]))
     rows = []
-    print("| case | consts | open | IC3 s | IC3 proved | Spacer s | Spacer proved | Spacer / IC3 |")
+    print("| case | consts | open | IC3 s | IC3 proved / refuted | Spacer s | Spacer proved / refuted | Spacer / IC3 |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for case, spec in cases:
-        r = row(case, spec, args.timeout)
+        r = row(case, spec, args.timeout, not args.no_spacer)
         rows.append(r)
-        print(f"| {case} | {r['consts']} | {r['open']} | {_cell(r['ic3_s'], args.timeout)} | {r['ic3_proved']} | "
-              f"{_cell(r['spacer_s'], args.timeout)} | {r['spacer_proved']} | {r['spacer_over_ic3'] or '-'} |",
+        print(f"| {case} | {r['consts']} | {r['open']} | {_cell(r['ic3_s'], args.timeout)} | {r['ic3_proved']} / {r['ic3_refuted']} | "
+              f"{_cell(r['spacer_s'], args.timeout)} | {r['spacer_proved']} / {r['spacer_refuted']} | {r['spacer_over_ic3'] or '-'} |",
               flush=True)
     if args.json:
         d = os.path.dirname(os.path.abspath(args.json))

@@ -92,6 +92,7 @@ class Ic3:
         _option_guards(enc.pre, (), by_id)
         self.guards = [tuple(index[g.get_id()] for g in by_id.get(c.get_id(), ())) for c in self.pre]
         self.queries = 0
+        self.query_limit: int | None = None
         self._lit_cache: dict[tuple[int, Any, bool], Any] = {}
         self._neg_cache: dict[tuple[int, Any, bool, bool], Any] = {}
         init_eq = _and(*(sym_eq(v, lift(x, var.type, enc.width), var.type)
@@ -170,6 +171,8 @@ class Ic3:
         return tuple((i, v) for i, v in enumerate(vals) if all(vals[g] for g in self.guards[i]))
 
     def _check(self, solver: z3.Solver, *assumptions: Any) -> Answer:
+        if self.query_limit is not None and self.queries >= self.query_limit:
+            raise _Stop("query slice used up")
         self.queries += 1
         ans, why = check(solver, self.budget, *assumptions)
         if ans is Answer.UNKNOWN:
@@ -349,10 +352,12 @@ class Ic3:
             self.lift.add(f)
             self.lift_bad.add(f)
 
-    def run(self, budget: Budget) -> Ic3Outcome:
+    def run(self, budget: Budget, queries: int | None = None) -> Ic3Outcome:
         """Continue the run (frames and lemmas are kept between calls) until every goal is
-        proved or refuted, or the budget ends."""
+        proved or refuted, the budget ends, or `queries` more solver queries were made (a
+        slice counted in queries, not seconds, makes a round robin reproducible)."""
         self.budget = budget
+        self.query_limit = None if queries is None else self.queries + queries
         stopped = ""
         try:
             if self.k == 0:

@@ -3,7 +3,8 @@
 In: an `ir.Spec`, its finite `StepEncoding`, the initial state, the open invariants, the
 invariants already proved, a seed. `advance(budget)` gives every open invariant a time slice
 (doubling each round) until all are decided or the budget ends; it can be called again later
-(each run keeps its frames). Out: `decided()`: invariant -> how it was proved, or why not;
+(each run keeps its frames). Slices are counted in solver queries, so a run with the same
+seed does the same work whatever the machine's load, up to the deadline. Out: `decided()`: invariant -> how it was proved, or why not;
 `facts`: every strengthening found (clauses true in every reachable state), for the engines
 that prove transitions, asserts and covers from invariants.
 
@@ -24,7 +25,7 @@ from checker.encode_step import StepEncoding
 from checker.engines.ic3 import Ic3
 from checker.smt import Budget
 
-FIRST_SLICE_S = 2.0
+FIRST_SLICE = 1000  # solver queries (~1-2 s on snp.tee); doubled every round
 
 
 class Ic3Pool:
@@ -39,7 +40,7 @@ class Ic3Pool:
         self.how: dict[str, str] = {}  # goal -> "IC3 (...)" once proved
         self.why: dict[str, str] = {}  # goal -> reason it is not (yet) proved
         self.facts: list[Any] = []
-        self.slice = FIRST_SLICE_S
+        self.slice = FIRST_SLICE
 
     def facts_within(self, k: int) -> list[Any]:
         """Clauses that hold in every state reachable within k steps (the frames of the runs
@@ -63,19 +64,29 @@ class Ic3Pool:
         return run
 
     def advance(self, budget: Budget, cap_s: float | None = None) -> None:
-        """Round robin until every goal is decided, the budget ends, or `cap_s` seconds pass."""
+        """Round robin until every goal is decided, the budget ends, or `cap_s` seconds pass
+        (what was proved is kept; a later call goes on where this one stopped)."""
         end = budget.deadline
         if cap_s is not None:
             cap_end = time.monotonic() + cap_s
             end = cap_end if end is None else min(end, cap_end)
+        try:
+            self._rounds(budget, end)
+        finally:  # the open goals were stopped by the clock (or Ctrl-C), whatever their last slice said
+            for goal in self.open():
+                run = self.runs.get(goal)
+                if run is not None:
+                    lemmas = sum(len(x) for x in run.lemmas)
+                    self.why[goal] = f"no proof within the time ({run.k} frames, {lemmas} lemmas)"
+
+    def _rounds(self, budget: Budget, end: float | None) -> None:
         while self.open():
             for goal in self.open():
                 now = time.monotonic()
                 if end is not None and now >= end:
                     return
-                stop = now + self.slice if end is None else min(end, now + self.slice)
                 run = self._run(goal)
-                out = run.run(Budget(stop))
+                out = run.run(Budget(end), self.slice)
                 if goal in out.proved:
                     self.how[goal] = f"IC3 ({out.frames} frames, {len(out.lemmas)} lemmas)"
                     self.why.pop(goal, None)
@@ -89,8 +100,6 @@ class Ic3Pool:
                     steps = dict(out.refuted)[goal]
                     self.why[goal] = (f"a state violating it is reachable in {steps} steps "
                                       f"(rerun with --depth {steps} for the trace)")
-                else:
-                    self.why[goal] = f"{out.unknown or 'no fixpoint'} after {out.frames} frames, {out.lemma_count} lemmas"
                 if budget.expired():
                     return
             self.slice *= 2

@@ -1,12 +1,15 @@
-"""The z3 engines in sequence: BMC to the depth, then the proof engines.
+"""The z3 engines in sequence: proofs first, then BMC, then more proofs.
 
-In: an `ir.Spec`, the engine name (bmc | induction | pdr | auto), the depth, a `Budget`,
-a seed. Out: one `Result` per property and `Stats`. Order: BMC decides every violation
-and cover within the depth (shortest traces); then, for what is still open, 1-induction
-over all invariants together (Houdini), k-induction (k <= 4, simple paths), and Spacer
-PDR; transitions, asserts, covers and `well_defined` are proved from the proved
-invariants, else by PDR. `proved` is reported only when one of these succeeded; the
-counterexample to 1-induction of an invariant is kept in the result either way.
+In: an `ir.Spec`, the engine name (bmc | induction | pdr | spacer | auto), the depth, a
+`Budget`, a seed. Out: one `Result` per property and `Stats`. Order: 1-induction over all
+invariants together (Houdini); transitions, asserts, covers and `well_defined` derived from
+the proved invariants; IC3 (engines/ic3_pool.py) on the invariants still open, with part of
+the time (each invariant it proves is one BMC need not unroll, and its frame clauses are
+assumed by BMC at the depths they cover); BMC to the depth for violations and covers
+(shortest traces); k-induction (k <= 4, simple paths); IC3 again with the rest of the time
+(z3's Spacer instead with `spacer` or an unbounded-Int encoding). `proved` is reported only
+when one of these succeeded; the counterexample to 1-induction of an invariant is kept in
+the result either way.
 """
 
 from __future__ import annotations
