@@ -113,12 +113,12 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
     results, stats = bmc(spec, enc, depth, budget, seed, progress, decided=frozenset(by),
                          assume=tuple(proved_invs), facts=tuple(pool.facts) if pool else (),
                          facts_within=pool.facts_within if pool else None)
-    if stats.stopped in ("interrupted", "time-out"):
-        for r in results:
-            by[r.prop] = replace(r, cti=ctis.get(r.prop))
-        return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0)
     for r in results:
         by[r.prop] = replace(r, cti=ctis.get(r.prop))
+    if pool is not None:
+        _absorb(pool, by, proved_invs, t0, ctis)  # IC3's word on what it left open
+    if stats.stopped in ("interrupted", "time-out"):
+        return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0)
     open_invs = [n for n in invariants if by[n].verdict is Verdict.HOLDS_TO_DEPTH]
     # 5. k-induction (its base case, no violation within k-1 steps, is what BMC just showed)
     if engine in ("induction", "auto"):

@@ -154,6 +154,7 @@ def render_cti(r: Result, spec: ir.Spec, source: SourceFile | None, st: Style,
     assert r.cti is not None
     tr = r.cti
     how = f"; {r.text()}" + (f" by {r.reason}" if r.verdict is Verdict.PROVED and r.reason else "")
+    how += f" ({r.note})" if r.note and r.verdict is not Verdict.PROVED else ""
     out = [st("1", f"{r.prop}: not inductive on its own{how}"),
            "  counterexample to induction (the pre-state satisfies the invariants assumed, it may be unreachable):",
            "  pre-state"]
