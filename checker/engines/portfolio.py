@@ -107,7 +107,7 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
         rem = budget.remaining_ms()
         if _advance(pool, budget, IC3_FIRST_CAP_S if rem is None else rem / 2000):
             return _stop(spec, by, ctis, "interrupted", t0)
-        _absorb(pool, by, proved_invs, t0, ctis)
+        _absorb(pool, by, proved_invs, t0, ctis, engine)
         _derive(spec, enc, proved_invs, budget, seed, by, engine, t0, facts=tuple(pool.facts))
     # 4. BMC for what is open, with the proved invariants assumed in every frame
     results, stats = bmc(spec, enc, depth, budget, seed, progress, decided=frozenset(by),
@@ -116,7 +116,7 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
     for r in results:
         by[r.prop] = replace(r, cti=ctis.get(r.prop))
     if pool is not None:
-        _absorb(pool, by, proved_invs, t0, ctis)  # IC3's word on what it left open
+        _absorb(pool, by, proved_invs, t0, ctis, engine)  # IC3's word on what it left open
     if stats.stopped in ("interrupted", "time-out"):
         return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0)
     open_invs = [n for n in invariants if by[n].verdict is Verdict.HOLDS_TO_DEPTH]
@@ -139,7 +139,7 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
                 pool.goals.append(name)
         rem = budget.remaining_ms()
         interrupted = _advance(pool, budget, IC3_TOTAL_CAP_S - IC3_FIRST_CAP_S if rem is None else None)
-        _absorb(pool, by, proved_invs, t0, ctis)
+        _absorb(pool, by, proved_invs, t0, ctis, engine)
         if interrupted:
             return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0,
                                                                   stopped="interrupted")
@@ -167,12 +167,12 @@ def _advance(pool: Ic3Pool, budget: Budget, cap_s: float | None) -> bool:
 
 
 def _absorb(pool: Ic3Pool, by: dict[str, Result], proved_invs: list[str], t0: float,
-            ctis: dict[str, Trace]) -> None:
+            ctis: dict[str, Trace], engine: str) -> None:
     """Record what the pool proved (and why the rest is open) in the results; an invariant
     proved keeps its counterexample to 1-induction (it needed the strengthening)."""
     for name in pool.goals:
         if name in pool.how and name not in proved_invs:
-            base = by.get(name) or Result(name, "invariant", Verdict.UNKNOWN, engine="auto", cti=ctis.get(name))
+            base = by.get(name) or Result(name, "invariant", Verdict.UNKNOWN, engine=engine, cti=ctis.get(name))
             by[name] = _proved(base, pool.how[name], t0)
             proved_invs.append(name)
         elif name in pool.why and name in by:
