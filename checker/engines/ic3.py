@@ -71,9 +71,11 @@ class _Obligation:
 
 class Ic3:
     """One run; see the module docstring. Solvers:
-    main: domain, Trans, assumed invariants on pre and post, guarded frame clauses;
-    lift: domain, Trans, assumed invariants (predecessor lifting, bad-cube shrinking);
-    init: the initial state's constraints (does a cube meet the initial state?)."""
+    main: pre-state ranges and assumed invariants; under `step_lit` Trans and the assumed
+    invariants of the post-state; the frame clauses under their level literals;
+    lift: Trans's post-state definitions without its enabledness (predecessor lifting);
+    lift_bad: the pre-state alone (shrinking a bad cube);
+    init: the initial state's constraints (its values, for `meets_init`)."""
 
     def __init__(self, spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], goals: list[str],
                  assumed: list[str], seed: int = 0, facts: tuple[Any, ...] = ()) -> None:
@@ -84,7 +86,9 @@ class Ic3:
         n = len(enc.pre_leaves)
         self.pre = list(enc.pre_leaves)
         self.post = list(enc.leaves.consts[n: 2 * n])
-        self.inputs = [enc.act, *(c for ps in enc.params.values() for c in _flat(ps))]
+        # the step's inputs: the selector and every parameter leaf (all leaves after the
+        # post-state but the outcome, which Trans defines)
+        self.inputs = [c for c in enc.leaves.consts[2 * n:] if not c.eq(enc.out)]
         self.prime_pairs = list(zip(self.pre, self.post, strict=True))
         self.is_bool = [z3.is_bool(c) for c in self.pre]
         index = {c.get_id(): i for i, c in enumerate(self.pre)}
@@ -94,7 +98,8 @@ class Ic3:
         self.queries = 0
         self.query_limit: int | None = None
         self._lit_cache: dict[tuple[int, Any, bool], Any] = {}
-        self._neg_cache: dict[tuple[int, Any, bool, bool], Any] = {}
+        self._neg_cache: dict[tuple[int, Any, bool], Any] = {}
+        self._clauses: dict[Cube, Any] = {}
         init_eq = _and(*(sym_eq(v, lift(x, var.type, enc.width), var.type)
                          for v, x, var in zip(enc.pre, init, spec.vars, strict=True)))
         inv_pre = [enc.good(a) for a in assumed] + list(facts)
@@ -128,7 +133,6 @@ class Ic3:
         self.levels: list[Any] = [None]  # activation literal of each level's clauses (index >= 1)
         self.lemmas: list[list[Cube]] = [[]]  # lemmas[i]: cubes blocked exactly at level i
         self.refuted: dict[str, int] = {}
-        self._clauses: dict[Cube, Any] = {}
         self.k = 0  # the frontier: F_k is the frame being cleared of bad states
         self.fixpoint: int | None = None
 
@@ -146,7 +150,7 @@ class Ic3:
         return got
 
     def neg(self, i: int, v: Any, primed: bool = False) -> Any:
-        key = (i, v, not primed, primed)
+        key = (i, v, primed)
         got = self._neg_cache.get(key)
         if got is None:
             got = z3.Not(self.lit(i, v, primed))
@@ -157,7 +161,11 @@ class Ic3:
         return [self.lit(i, v, primed) for i, v in cube]
 
     def clause(self, cube: Cube) -> Any:
-        return _or_of([self.neg(i, v) for i, v in cube])
+        """The lemma `not cube` over the pre leaves (built once per cube)."""
+        got = self._clauses.get(cube)
+        if got is None:
+            got = self._clauses[cube] = _or_of([self.neg(i, v) for i, v in cube])
+        return got
 
     def state_cube(self, m: z3.ModelRef, relevant: bool = True) -> Cube:
         """The model's pre-state as a cube; with `relevant`, without the value leaves of
@@ -203,16 +211,12 @@ class Ic3:
         return all(vals[i] is None or vals[i] == v for i, v in cube)
 
     def _init_values(self) -> list[Any]:
-        """The initial state's value of each pre leaf, None where it is left free."""
+        """The initial state's value of each pre leaf, None where it is left free: the
+        initial state is concrete, so the only free leaves are the values of absent options."""
         if self._check(self.init) is not Answer.SAT:
             raise _Stop("the initial state violates the domain constraints")
-        m = self.init.model()
-        full = self.state_cube(m, relevant=False)
-        out: list[Any] = []
-        for i, v in full:
-            free = self._check(self.init, z3.Not(self.lit(i, v))) is Answer.SAT
-            out.append(None if free else v)
-        return out
+        vals = [v for _, v in self.state_cube(self.init.model(), relevant=False)]
+        return [v if all(vals[g] for g in self.guards[i]) else None for i, v in enumerate(vals)]
 
     # -- the three queries -------------------------------------------------------------------
     def bad_state(self, k: int) -> tuple[str, Cube] | None:
@@ -335,13 +339,9 @@ class Ic3:
 
     def lemmas_within(self, i: int) -> list[Any]:
         """Clauses true in every state reachable within i steps: those of the levels >= i."""
-        out = []
+        out: list[Any] = []
         for lvl in range(max(i, 1), len(self.lemmas)):
-            for c in self.lemmas[lvl]:
-                f = self._clauses.get(c)
-                if f is None:
-                    f = self._clauses[c] = self.clause(c)
-                out.append(f)
+            out.extend(self.clause(c) for c in self.lemmas[lvl])
         return out
 
     def add_facts(self, facts: tuple[Any, ...]) -> None:
@@ -425,17 +425,6 @@ def _option_guards(v: Any, guards: tuple[Any, ...], out: dict[int, tuple[Any, ..
                 out[member.get_id()] = guards
     elif guards:
         out[v.get_id()] = guards
-
-
-def _flat(v: Any) -> list[Any]:
-    """The z3 constants of a symbolic value (tuples, options and sets of leaves)."""
-    if isinstance(v, tuple):
-        return [c for x in v for c in _flat(x)]
-    if hasattr(v, "present"):
-        return [v.present, *_flat(v.value)] if v.value is not None else [v.present]
-    if hasattr(v, "elems"):
-        return [g for g, _ in v.elems]
-    return [v]
 
 
 def ic3_prove(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], goals: list[str], budget: Budget,

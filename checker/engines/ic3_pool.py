@@ -1,7 +1,7 @@
 """IC3 on several invariants at once: one run per invariant, round robin, sharing proofs.
 
 In: an `ir.Spec`, its finite `StepEncoding`, the initial state, the open invariants, the
-invariants already proved, a seed. `advance(budget)` gives every open invariant a time slice
+invariants already proved, a seed. `advance(budget)` gives every open invariant a slice
 (doubling each round) until all are decided or the budget ends; it can be called again later
 (each run keeps its frames). Slices are counted in solver queries, so a run with the same
 seed does the same work whatever the machine's load, up to the deadline. Out: `decided()`: invariant -> how it was proved, or why not;
