@@ -1,7 +1,8 @@
 """IC3 on several invariants at once: one run per invariant, round robin, sharing proofs.
 
-In: an `ir.Spec`, its finite `StepEncoding`, the initial state, the open invariants, the
-invariants already proved, a seed. `advance(budget)` gives every open invariant a slice
+In: an `ir.Spec`, its finite `StepEncoding`, the initial state, the open goals (invariants,
+and covers to prove unreachable: IC3's bad states are then the states that satisfy the cover),
+the invariants already proved, a seed. `advance(budget)` gives every open invariant a slice
 (doubling each round) until all are decided or the budget ends; it can be called again later
 (each run keeps its frames). Slices are counted in solver queries, so a run with the same
 seed does the same work whatever the machine's load, up to the deadline. Out: `decided()`: invariant -> how it was proved, or why not;
@@ -21,6 +22,7 @@ import time
 from typing import Any
 
 from checker import ir
+from checker.encode import _not
 from checker.encode_step import StepEncoding
 from checker.engines.ic3 import Ic3
 from checker.smt import Budget
@@ -87,19 +89,24 @@ class Ic3Pool:
                     return
                 run = self._run(goal)
                 out = run.run(Budget(end), self.slice)
+                cover = self.spec.property(goal).kind == "cover"
                 if goal in out.proved:
                     self.how[goal] = f"IC3 ({out.frames} frames, {len(out.lemmas)} lemmas)"
                     self.why.pop(goal, None)
-                    new = (self.enc.good(goal), *out.lemmas)
+                    # what now holds in every reachable state: the invariant, or the cover's
+                    # negation (a cover's name must never be assumed as if it were an invariant)
+                    fact = _not(self.enc.bad(self.spec.property(goal))) if cover else self.enc.good(goal)
+                    new = (fact, *out.lemmas)
                     self.facts.extend(new)
-                    self.proved.append(goal)
+                    if not cover:
+                        self.proved.append(goal)
                     for other, r in self.runs.items():
                         if other != goal and other not in self.how:
                             r.add_facts(new)
                 elif goal in dict(out.refuted):
                     steps = dict(out.refuted)[goal]
-                    self.why[goal] = (f"a state violating it is reachable in {steps} steps "
-                                      f"(rerun with --depth {steps} for the trace)")
+                    what = "it is reached" if cover else "a state violating it is reachable"
+                    self.why[goal] = f"{what} in {steps} steps (rerun with --depth {steps} for the trace)"
                 if budget.expired():
                     return
             self.slice *= 2

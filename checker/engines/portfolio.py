@@ -6,8 +6,9 @@ invariants together (Houdini); transitions, asserts, covers and `well_defined` d
 the proved invariants; IC3 (engines/ic3_pool.py) on the invariants still open, with part of
 the time (each invariant it proves is one BMC need not unroll, and its frame clauses are
 assumed by BMC at the depths they cover); BMC to the depth for violations and covers
-(shortest traces); k-induction (k <= 4, simple paths); IC3 again with the rest of the time
-(z3's Spacer instead with `spacer` or an unbounded-Int encoding). `proved` is reported only
+(shortest traces); k-induction (k <= 4, simple paths); IC3 again with the rest of the time,
+on the invariants and on the covers BMC did not reach, which it can prove unreachable (z3's
+Spacer instead with `spacer` or an unbounded-Int encoding). `proved` is reported only
 when one of these succeeded; the counterexample to 1-induction of an invariant is kept in
 the result either way.
 """
@@ -107,7 +108,7 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
         rem = budget.remaining_ms()
         if _advance(pool, budget, IC3_FIRST_CAP_S if rem is None else rem / 2000):
             return _stop(spec, by, ctis, "interrupted", t0)
-        _absorb(pool, by, proved_invs, t0, ctis, engine)
+        _absorb(spec, pool, by, proved_invs, t0, ctis, engine)
         _derive(spec, enc, proved_invs, budget, seed, by, engine, t0, facts=tuple(pool.facts))
     # 4. BMC for what is open, with the proved invariants assumed in every frame
     results, stats = bmc(spec, enc, depth, budget, seed, progress, decided=frozenset(by),
@@ -116,7 +117,7 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
     for r in results:
         by[r.prop] = replace(r, cti=ctis.get(r.prop))
     if pool is not None:
-        _absorb(pool, by, proved_invs, t0, ctis, engine)  # IC3's word on what it left open
+        _absorb(spec, pool, by, proved_invs, t0, ctis, engine)  # IC3's word on what it left open
     if stats.stopped in ("interrupted", "time-out"):
         return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0)
     open_invs = [n for n in invariants if by[n].verdict is Verdict.HOLDS_TO_DEPTH]
@@ -129,17 +130,20 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
             if k is not None and k >= 2:
                 by[name] = _proved(by[name], f"{k}-induction", t0)
                 proved_invs.append(name)
-    # 6. IC3 goes on with the rest of the time (Spacer instead on unbounded-integer encodings)
+    # 6. IC3 goes on with the rest of the time (Spacer instead on unbounded-integer encodings);
+    #    IC3 also takes the covers BMC did not reach and nothing proved unreachable: the cover
+    #    is its bad state, so a fixpoint proves it unreachable
     facts: list[Any] = []
     todo = [n for n in open_invs if n not in proved_invs]
-    if use_ic3 and todo:
-        pool = pool or Ic3Pool(spec, enc, init, todo, proved_invs, seed)
-        for name in todo:
+    covers = [p.name for p in spec.properties if p.kind == "cover" and _open(by.get(p.name))]
+    if use_ic3 and (todo or covers):
+        pool = pool or Ic3Pool(spec, enc, init, todo + covers, proved_invs, seed)
+        for name in todo + covers:
             if name not in pool.goals:
                 pool.goals.append(name)
         rem = budget.remaining_ms()
         interrupted = _advance(pool, budget, IC3_TOTAL_CAP_S - IC3_FIRST_CAP_S if rem is None else None)
-        _absorb(pool, by, proved_invs, t0, ctis, engine)
+        _absorb(spec, pool, by, proved_invs, t0, ctis, engine)
         if interrupted:
             return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0,
                                                                   stopped="interrupted")
@@ -166,15 +170,17 @@ def _advance(pool: Ic3Pool, budget: Budget, cap_s: float | None) -> bool:
     return False
 
 
-def _absorb(pool: Ic3Pool, by: dict[str, Result], proved_invs: list[str], t0: float,
+def _absorb(spec: ir.Spec, pool: Ic3Pool, by: dict[str, Result], proved_invs: list[str], t0: float,
             ctis: dict[str, Trace], engine: str) -> None:
     """Record what the pool proved (and why the rest is open) in the results; an invariant
     proved keeps its counterexample to 1-induction (it needed the strengthening)."""
     for name in pool.goals:
-        if name in pool.how and name not in proved_invs:
+        cover = spec.property(name).kind == "cover"
+        if name in pool.how and name not in proved_invs and not (cover and by[name].verdict is Verdict.UNREACHABLE):
             base = by.get(name) or Result(name, "invariant", Verdict.UNKNOWN, engine=engine, cti=ctis.get(name))
-            by[name] = _proved(base, pool.how[name], t0)
-            proved_invs.append(name)
+            by[name] = _proved(base, pool.how[name], t0)  # a cover: `unreachable (proved)`
+            if not cover:  # only invariants are assumed by the later proofs
+                proved_invs.append(name)
         elif name in pool.why and name in by:
             by[name] = replace(by[name], note=f"IC3: {pool.why[name]}")
 

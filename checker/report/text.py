@@ -47,6 +47,8 @@ def render(run: RunResult, spec: ir.Spec, source: SourceFile | None, color: bool
     for r in run.results:
         label = f"{r.kind:<{kind_w}} {r.prop:<{width}}"
         how = f"  [{r.reason}]" if r.verdict in (Verdict.PROVED, Verdict.UNREACHABLE) and r.reason else ""
+        if r.note and not how and not (traces and r.cti is not None):  # else the CTI shows it
+            how = f"  [{r.note}]"
         line = f"  {label}  {st(verdict_colour(r), r.text())}"
         out.append(f"{line:<{len(label) + 34 + (9 if color else 0)}}  {r.time_s:6.2f}s{how}")
     if traces:

@@ -191,9 +191,10 @@ def check_generated(text: str, with_auto: bool) -> None:
 
 def check_ic3(text: str) -> None:
     """IC3 alone (no 1-induction first, no helper invariants) on a spec whose state space
-    the explicit search covered: it proves exactly the invariants that hold (IC3 is
-    complete on finite systems; a generated spec is small enough to finish in the budget),
-    and what it proves never contradicts the exhaustive search."""
+    the explicit search covered: it proves exactly the invariants that hold and the covers
+    that are unreachable (IC3 is complete on finite systems; a generated spec is small
+    enough to finish in the budget), and what it proves never contradicts the exhaustive
+    search."""
     import time
 
     from checker.encode_step import StepEncoding
@@ -211,17 +212,19 @@ def check_ic3(text: str) -> None:
         assume(False)
         raise AssertionError("unreachable") from None
     exr = by_prop(ex)
-    goals = [p.name for p in spec.properties if p.kind == "invariant" and exr[p.name].verdict is not Verdict.UNKNOWN]
+    goals = [p.name for p in spec.properties
+             if p.kind in ("invariant", "cover") and exr[p.name].verdict is not Verdict.UNKNOWN]
     out = ic3_prove(spec, enc, init, goals, Budget(time.monotonic() + 30.0))
     assert not out.unknown, (out.unknown, text)
     for name in goals:
         e = exr[name]
-        if name in out.proved:
-            assert e.verdict is Verdict.PROVED, (name, e.text(), text)
+        cover = spec.property(name).kind == "cover"
+        if name in out.proved:  # a cover: proved unreachable
+            assert e.verdict is (Verdict.UNREACHABLE if cover else Verdict.PROVED), (name, e.text(), text)
         else:
             steps = dict(out.refuted).get(name)
-            assert e.verdict is Verdict.VIOLATED and steps is not None and steps >= (e.depth or 0), \
-                (name, e.text(), out, text)
+            assert e.verdict is (Verdict.REACHABLE if cover else Verdict.VIOLATED), (name, e.text(), out, text)
+            assert steps is not None and steps >= (e.depth or 0), (name, e.text(), out, text)
 
 
 @suite(200)

@@ -71,6 +71,44 @@ def test_pdr_proves_what_induction_cannot_and_the_cti_is_kept(engine: str) -> No
         assert pre[0] == 7 and step.action == "drift" and step.state[0] == 8
 
 
+# `a == 8` is unreachable for the reason CHAIN's invariant holds: no cover check of one step
+# from the (no) proved invariants shows it, IC3 does (the cover is its bad state).
+COVER_CHAIN = """
+spec chain_cover "a cover that only a strengthening shows unreachable"
+var a: 0 .. 9
+init { a = 0 }
+action toggle() { require a <= 1; a = 1 - a }
+action drift() { require a >= 2 and a < 9; a = a + 1 }
+cover eight: a == 8
+cover one: a == 1
+cover five_deep: a == 5
+expect eight unreachable
+"""
+
+
+@pytest.mark.parametrize("engine", ["auto", "pdr", "spacer"])
+def test_a_cover_is_proved_unreachable_by_pdr_and_never_assumed(engine: str) -> None:
+    res = {r.prop: r for r in run(_load(COVER_CHAIN), RunOptions(engine=engine, depth=3, vacuity=False)).results}
+    assert res["eight"].verdict is Verdict.UNREACHABLE, res["eight"]
+    assert (res["eight"].reason or "").startswith("PDR (Spacer)" if engine == "spacer" else "IC3 ("), res["eight"]
+    assert res["one"].verdict is Verdict.REACHABLE and res["one"].depth == 1
+    # proving `eight` unreachable must not make the engines assume it (or any cover) holds
+    assert res["five_deep"].verdict is Verdict.UNREACHABLE, res["five_deep"]
+
+
+def test_ic3_says_how_deep_a_cover_beyond_the_bmc_depth_is() -> None:
+    text = """
+spec deep "a cover deeper than the BMC bound"
+var a: 0 .. 9
+init { a = 0 }
+action inc() { require a < 9; a = a + 1 }
+cover six: a == 6
+"""
+    r = run(_load(text), RunOptions(engine="pdr", depth=2, vacuity=False)).results[0]
+    assert r.verdict is Verdict.UNKNOWN and (r.reason or "").startswith("not reached within depth 2"), r
+    assert r.note == "IC3: it is reached in 6 steps (rerun with --depth 6 for the trace)", r.note
+
+
 def test_induction_engine_alone_reports_the_cti_and_only_a_bound() -> None:
     r = run(_load(CHAIN), RunOptions(engine="induction", depth=3, vacuity=False)).results[0]
     assert r.verdict is Verdict.HOLDS_TO_DEPTH and r.depth == 3
