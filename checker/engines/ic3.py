@@ -1,10 +1,12 @@
 """IC3 / PDR over the finite step encoding: proofs that find their own strengthening.
 
 In: an `ir.Spec`, its `StepEncoding` (finite: every leaf a Bool or a bit-vector), the concrete
-initial state, the names of the invariants to prove, the names of invariants already proved
-(assumed in every state), a `Budget`. Out: `Ic3Outcome`: the invariants proved, those refuted
-(a state violating them is reachable, with the length of the path IC3 found), the inductive
-strengthening it built (clauses over the template's pre-state leaves), and counters.
+initial state, the names of the properties to prove (the goals: invariants; covers, proved
+unreachable; transitions, asserts and `well_defined`, whose bad state is the pre-state of a
+step that breaks them), the names of invariants already proved (assumed in every state), a
+`Budget`. Out: `Ic3Outcome`: the goals proved, those refuted (a bad state is reachable, with
+the length of the path IC3 found to it), the inductive strengthening it built (clauses over
+the template's pre-state leaves), and counters.
 
 The algorithm is Bradley's IC3 in the form of Een, Mishchenko and Brayton ("Efficient
 implementation of property directed reachability", FMCAD 2011). Frames F_1..F_k are sets of
@@ -40,6 +42,8 @@ from checker.encode_step import StepEncoding
 from checker.smt import Answer, Budget, check, new_solver
 
 Cube = tuple[tuple[int, Any], ...]  # (leaf index, value) pairs, sorted by index
+# goals whose bad state is the pre-state of a bad step: refuted at n steps = violated at n + 1
+STEP_KINDS = frozenset({"transition", "assert", "well_defined"})
 
 
 @dataclass(frozen=True)
@@ -124,12 +128,23 @@ class Ic3:
         self.init_vals = self._init_values()
         self.bad_lit: dict[str, Any] = {}
         self.notbad_lit: dict[str, Any] = {}
+        # a step goal's bad state is the pre-state of a step (in the parameters' ranges, as
+        # in BMC) that breaks it; its cube is lifted with that step fixed and the post-state
+        # defined by it, so every state of the cube takes the same bad step
+        self.step_goal = {g: spec.property(g).kind in STEP_KINDS for g in self.goals}
+        self.lift_step = new_solver(seed, enc.logic)
+        if any(self.step_goal.values()):
+            self.lift_step.add(enc.domain_pre, enc.domain_inputs, enc.trans_def, *inv_pre)
         for g in self.goals:
             b = enc.bad(spec.property(g))
             self.bad_lit[g] = z3.Bool(f"ic3!bad!{g}")
             self.notbad_lit[g] = z3.Bool(f"ic3!ok!{g}")
+            if self.step_goal[g]:
+                b = _and(enc.domain, b)
+                self.lift_step.add(z3.Implies(self.notbad_lit[g], z3.Not(b)))
+            else:
+                self.lift_bad.add(z3.Implies(self.notbad_lit[g], z3.Not(b)))
             self.main.add(z3.Implies(self.bad_lit[g], b))
-            self.lift_bad.add(z3.Implies(self.notbad_lit[g], z3.Not(b)))
         self.levels: list[Any] = [None]  # activation literal of each level's clauses (index >= 1)
         self.lemmas: list[list[Cube]] = [[]]  # lemmas[i]: cubes blocked exactly at level i
         self.refuted: dict[str, int] = {}
@@ -225,8 +240,11 @@ class Ic3:
             if self._check(self.main, *self.frame_lits(k), self.bad_lit[g]) is Answer.SAT:
                 m = self.main.model()
                 full = self.state_cube(m)
-                if self._check(self.lift_bad, *self.lits(full), self.notbad_lit[g]) is Answer.UNSAT:
-                    return g, self._core_cube(self.lift_bad, full, False)
+                solver, fixed = self.lift_bad, []
+                if self.step_goal[g]:
+                    solver, fixed = self.lift_step, [c == m.eval(c, model_completion=True) for c in self.inputs]
+                if self._check(solver, *fixed, *self.lits(full), self.notbad_lit[g]) is Answer.UNSAT:
+                    return g, self._core_cube(solver, full, False)
                 return g, self.state_cube(m, relevant=False)  # the one state the model shows
         return None
 

@@ -1,8 +1,8 @@
 """IC3 on several invariants at once: one run per invariant, round robin, sharing proofs.
 
-In: an `ir.Spec`, its finite `StepEncoding`, the initial state, the open goals (invariants,
-and covers to prove unreachable: IC3's bad states are then the states that satisfy the cover),
-the invariants already proved, a seed. `advance(budget)` gives every open invariant a slice
+In: an `ir.Spec`, its finite `StepEncoding`, the initial state, the open goals (invariants;
+covers to prove unreachable; transitions, asserts, `well_defined`: see engines/ic3.py), the
+invariants already proved, a seed. `advance(budget)` gives every open invariant a slice
 (doubling each round) until all are decided or the budget ends; it can be called again later
 (each run keeps its frames). Slices are counted in solver queries, so a run with the same
 seed does the same work whatever the machine's load, up to the deadline. Out: `decided()`: invariant -> how it was proved, or why not;
@@ -24,7 +24,7 @@ from typing import Any
 from checker import ir
 from checker.encode import _not
 from checker.encode_step import StepEncoding
-from checker.engines.ic3 import Ic3
+from checker.engines.ic3 import STEP_KINDS, Ic3
 from checker.smt import Budget
 
 FIRST_SLICE = 1000  # solver queries (~1-2 s on snp.tee); doubled every round
@@ -89,27 +89,36 @@ class Ic3Pool:
                     return
                 run = self._run(goal)
                 out = run.run(Budget(end), self.slice)
-                cover = self.spec.property(goal).kind == "cover"
+                kind = self.spec.property(goal).kind
                 if goal in out.proved:
                     self.how[goal] = f"IC3 ({out.frames} frames, {len(out.lemmas)} lemmas)"
                     self.why.pop(goal, None)
-                    # what now holds in every reachable state: the invariant, or the cover's
-                    # negation (a cover's name must never be assumed as if it were an invariant)
-                    fact = _not(self.enc.bad(self.spec.property(goal))) if cover else self.enc.good(goal)
-                    new = (fact, *out.lemmas)
-                    self.facts.extend(new)
-                    if not cover:
+                    # what now holds in every reachable state: the invariant, a cover's
+                    # negation, the lemmas (only an invariant's name is ever assumed)
+                    new = tuple(out.lemmas)
+                    if kind == "invariant":
+                        new = (self.enc.good(goal), *new)
                         self.proved.append(goal)
+                    elif kind == "cover":
+                        new = (_not(self.enc.bad(self.spec.property(goal))), *new)
+                    self.facts.extend(new)
                     for other, r in self.runs.items():
                         if other != goal and other not in self.how:
                             r.add_facts(new)
                 elif goal in dict(out.refuted):
-                    steps = dict(out.refuted)[goal]
-                    what = "it is reached" if cover else "a state violating it is reachable"
-                    self.why[goal] = f"{what} in {steps} steps (rerun with --depth {steps} for the trace)"
+                    self.why[goal] = _refuted(kind, dict(out.refuted)[goal])
                 if budget.expired():
                     return
             self.slice *= 2
+
+
+def _refuted(kind: str, steps: int) -> str:
+    """Why a goal IC3 refuted is not proved. IC3's bad states over-approximate the violations
+    (an ill-defined evaluation counts as one), so this is a path to check, not a verdict."""
+    if kind in STEP_KINDS:  # the path ends in the pre-state of the bad step
+        return f"a path of {steps} steps to a step that breaks it (rerun with --depth {steps + 1} for the trace)"
+    what = "it" if kind == "cover" else "a state where it fails"
+    return f"a path of {steps} steps to {what} (rerun with --depth {steps} for the trace)"
 
 
 __all__ = ["Ic3Pool"]

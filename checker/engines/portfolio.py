@@ -7,8 +7,9 @@ the proved invariants; IC3 (engines/ic3_pool.py) on the invariants still open, w
 the time (each invariant it proves is one BMC need not unroll, and its frame clauses are
 assumed by BMC at the depths they cover); BMC to the depth for violations and covers
 (shortest traces); k-induction (k <= 4, simple paths); IC3 again with the rest of the time,
-on the invariants and on the covers BMC did not reach, which it can prove unreachable (z3's
-Spacer instead with `spacer` or an unbounded-Int encoding). `proved` is reported only
+on the invariants and every other property still open (covers it proves unreachable;
+transitions, asserts and `well_defined`) (z3's Spacer instead with `spacer` or an
+unbounded-Int encoding). `proved` is reported only
 when one of these succeeded; the counterexample to 1-induction of an invariant is kept in
 the result either way.
 """
@@ -131,22 +132,32 @@ def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: in
                 by[name] = _proved(by[name], f"{k}-induction", t0)
                 proved_invs.append(name)
     # 6. IC3 goes on with the rest of the time (Spacer instead on unbounded-integer encodings);
-    #    IC3 also takes the covers BMC did not reach and nothing proved unreachable: the cover
-    #    is its bad state, so a fixpoint proves it unreachable
+    #    IC3 also takes the other properties still open: the covers BMC did not reach (the
+    #    cover is the bad state, so a fixpoint proves it unreachable), and the transitions,
+    #    asserts and well_defined that hold to the depth (the bad state: the pre-state of a
+    #    step that breaks them)
     facts: list[Any] = []
     todo = [n for n in open_invs if n not in proved_invs]
-    covers = [p.name for p in spec.properties if p.kind == "cover" and _open(by.get(p.name))]
-    if use_ic3 and (todo or covers):
-        pool = pool or Ic3Pool(spec, enc, init, todo + covers, proved_invs, seed)
-        for name in todo + covers:
-            if name not in pool.goals:
-                pool.goals.append(name)
-        rem = budget.remaining_ms()
-        interrupted = _advance(pool, budget, IC3_TOTAL_CAP_S - IC3_FIRST_CAP_S if rem is None else None)
-        _absorb(spec, pool, by, proved_invs, t0, ctis, engine)
-        if interrupted:
-            return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0,
-                                                                  stopped="interrupted")
+    cap_end = None if budget.remaining_ms() is not None else time.monotonic() + IC3_TOTAL_CAP_S - IC3_FIRST_CAP_S
+    if use_ic3:
+        # the invariants first (what they prove often gives the rest in one step), then the
+        # other properties that are still open, in what is left of the time
+        for stage in ("invariants", "others"):
+            if stage == "others":
+                _derive(spec, enc, proved_invs, budget, seed, by, engine, t0, facts=tuple(pool.facts) if pool else ())
+                todo = [p.name for p in spec.properties if p.kind != "invariant" and _open(by.get(p.name))]
+            if not todo or budget.expired():
+                continue
+            pool = pool or Ic3Pool(spec, enc, init, todo, proved_invs, seed)
+            for name in todo:
+                if name not in pool.goals:
+                    pool.goals.append(name)
+            left = None if cap_end is None else max(0.0, cap_end - time.monotonic())
+            interrupted = _advance(pool, budget, left)
+            _absorb(spec, pool, by, proved_invs, t0, ctis, engine)
+            if interrupted:
+                return [by[p.name] for p in spec.properties], replace(stats, time_s=time.monotonic() - t0,
+                                                                      stopped="interrupted")
     elif engine in ("pdr", "auto", "spacer") and todo:
         for name, (verdict, why) in _pdr_many(spec, enc, init, todo, budget, seed, jobs).items():
             if verdict == "proved":
@@ -175,11 +186,12 @@ def _absorb(spec: ir.Spec, pool: Ic3Pool, by: dict[str, Result], proved_invs: li
     """Record what the pool proved (and why the rest is open) in the results; an invariant
     proved keeps its counterexample to 1-induction (it needed the strengthening)."""
     for name in pool.goals:
-        cover = spec.property(name).kind == "cover"
-        if name in pool.how and name not in proved_invs and not (cover and by[name].verdict is Verdict.UNREACHABLE):
-            base = by.get(name) or Result(name, "invariant", Verdict.UNKNOWN, engine=engine, cti=ctis.get(name))
+        kind = spec.property(name).kind
+        done = by.get(name) is not None and by[name].verdict in (Verdict.PROVED, Verdict.UNREACHABLE)
+        if name in pool.how and not done:
+            base = by.get(name) or Result(name, kind, Verdict.UNKNOWN, engine=engine, cti=ctis.get(name))
             by[name] = _proved(base, pool.how[name], t0)  # a cover: `unreachable (proved)`
-            if not cover:  # only invariants are assumed by the later proofs
+            if kind == "invariant":  # only invariants are assumed by the later proofs
                 proved_invs.append(name)
         elif name in pool.why and name in by:
             by[name] = replace(by[name], note=f"IC3: {pool.why[name]}")

@@ -191,14 +191,14 @@ def check_generated(text: str, with_auto: bool) -> None:
 
 def check_ic3(text: str) -> None:
     """IC3 alone (no 1-induction first, no helper invariants) on a spec whose state space
-    the explicit search covered: it proves exactly the invariants that hold and the covers
-    that are unreachable (IC3 is complete on finite systems; a generated spec is small
-    enough to finish in the budget), and what it proves never contradicts the exhaustive
-    search."""
+    the explicit search covered: it proves exactly the properties that hold (invariants,
+    transitions, asserts, well_defined) and the covers that are unreachable (IC3 is complete
+    on finite systems; a generated spec is small enough to finish in the budget), and what it
+    proves never contradicts the exhaustive search."""
     import time
 
     from checker.encode_step import StepEncoding
-    from checker.engines.ic3 import ic3_prove
+    from checker.engines.ic3 import STEP_KINDS, ic3_prove
     from checker.smt import Budget
 
     spec = _load_generated(text)
@@ -212,19 +212,26 @@ def check_ic3(text: str) -> None:
         assume(False)
         raise AssertionError("unreachable") from None
     exr = by_prop(ex)
-    goals = [p.name for p in spec.properties
-             if p.kind in ("invariant", "cover") and exr[p.name].verdict is not Verdict.UNKNOWN]
+    goals = [p.name for p in spec.properties if exr[p.name].verdict is not Verdict.UNKNOWN]
     out = ic3_prove(spec, enc, init, goals, Budget(time.monotonic() + 30.0))
     assert not out.unknown, (out.unknown, text)
     for name in goals:
         e = exr[name]
-        cover = spec.property(name).kind == "cover"
+        kind = spec.property(name).kind
         if name in out.proved:  # a cover: proved unreachable
-            assert e.verdict is (Verdict.UNREACHABLE if cover else Verdict.PROVED), (name, e.text(), text)
+            assert e.verdict is (Verdict.UNREACHABLE if kind == "cover" else Verdict.PROVED), (name, e.text(), text)
         else:
             steps = dict(out.refuted).get(name)
-            assert e.verdict is (Verdict.REACHABLE if cover else Verdict.VIOLATED), (name, e.text(), out, text)
-            assert steps is not None and steps >= (e.depth or 0), (name, e.text(), out, text)
+            assert steps is not None, (name, e.text(), out, text)
+            # IC3's bad states count an ill-defined evaluation as a violation (what the z3
+            # engines prove is the property and its well-definedness); the explicit search
+            # charges that to well_defined
+            if exr["well_defined"].verdict is Verdict.VIOLATED and e.verdict not in (Verdict.VIOLATED, Verdict.REACHABLE):
+                continue
+            assert e.verdict is (Verdict.REACHABLE if kind == "cover" else Verdict.VIOLATED), (name, e.text(), out, text)
+            # IC3's path ends in the bad state: for a step property, the pre-state of the bad step
+            assert steps + (kind in STEP_KINDS) >= (e.depth or 0) or exr["well_defined"].verdict is Verdict.VIOLATED, \
+                (name, e.text(), out, text)
 
 
 @suite(200)

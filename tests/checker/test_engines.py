@@ -72,28 +72,50 @@ def test_pdr_proves_what_induction_cannot_and_the_cti_is_kept(engine: str) -> No
 
 
 # `a == 8` is unreachable for the reason CHAIN's invariant holds: no cover check of one step
-# from the (no) proved invariants shows it, IC3 does (the cover is its bad state).
+# from the (no) proved invariants shows it, IC3 does (the cover is its bad state); likewise
+# the transitions and the assert hold only because no `drift` step is ever taken.
 COVER_CHAIN = """
 spec chain_cover "a cover that only a strengthening shows unreachable"
 var a: 0 .. 9
 init { a = 0 }
 action toggle() { require a <= 1; a = 1 - a }
-action drift() { require a >= 2 and a < 9; a = a + 1 }
+action drift() { require a >= 2 and a < 9; assert a != 5; a = a + 1 }
 cover eight: a == 8
 cover one: a == 1
 cover five_deep: a == 5
+transition stays_low: a <= 1
+transition drift_ends_high on drift: a > old(a)
 expect eight unreachable
 """
 
 
 @pytest.mark.parametrize("engine", ["auto", "pdr", "spacer"])
-def test_a_cover_is_proved_unreachable_by_pdr_and_never_assumed(engine: str) -> None:
+def test_covers_and_step_properties_are_proved_by_pdr_and_never_assumed(engine: str) -> None:
     res = {r.prop: r for r in run(_load(COVER_CHAIN), RunOptions(engine=engine, depth=3, vacuity=False)).results}
     assert res["eight"].verdict is Verdict.UNREACHABLE, res["eight"]
     assert (res["eight"].reason or "").startswith("PDR (Spacer)" if engine == "spacer" else "IC3 ("), res["eight"]
     assert res["one"].verdict is Verdict.REACHABLE and res["one"].depth == 1
     # proving `eight` unreachable must not make the engines assume it (or any cover) holds
     assert res["five_deep"].verdict is Verdict.UNREACHABLE, res["five_deep"]
+    # the step properties need the same strengthening (no step of `drift` is reachable)
+    for name in ("stays_low", "assert_drift_L6", "drift_ends_high"):
+        assert res[name].verdict is Verdict.PROVED, res[name]
+
+
+@pytest.mark.parametrize("engine", ["auto", "pdr"])
+def test_ic3_proves_step_properties_that_need_a_strengthening(engine: str) -> None:
+    text = """
+spec chain_steps "a transition and an assert that hold only because drift never runs"
+var a: 0 .. 9
+init { a = 0 }
+action toggle() { require a <= 1; a = 1 - a }
+action drift() { require a >= 2 and a < 9; assert a != 5; a = a + 1 }
+transition stays_low: a <= 1
+"""
+    res = {r.prop: r for r in run(_load(text), RunOptions(engine=engine, depth=3, vacuity=False)).results}
+    for name in ("stays_low", "assert_drift_L6"):
+        assert res[name].verdict is Verdict.PROVED, res[name]
+        assert (res[name].reason or "").startswith("IC3 ("), res[name]
 
 
 def test_ic3_says_how_deep_a_cover_beyond_the_bmc_depth_is() -> None:
@@ -106,7 +128,7 @@ cover six: a == 6
 """
     r = run(_load(text), RunOptions(engine="pdr", depth=2, vacuity=False)).results[0]
     assert r.verdict is Verdict.UNKNOWN and (r.reason or "").startswith("not reached within depth 2"), r
-    assert r.note == "IC3: it is reached in 6 steps (rerun with --depth 6 for the trace)", r.note
+    assert r.note == "IC3: a path of 6 steps to it (rerun with --depth 6 for the trace)", r.note
 
 
 def test_induction_engine_alone_reports_the_cti_and_only_a_bound() -> None:
