@@ -1,8 +1,10 @@
 """Benchmark of the engines that find an invariant's strengthening: IC3 against z3's Spacer.
 
 Cases: spec/snp.tee with its helper invariants removed (the invariants 1-induction cannot
-prove then need a strengthening found by the engine) at growing constants, and the examples
-whose invariants are proved by the engines without 1-induction. Per case, one run of:
+prove then need a strengthening found by the engine) at growing constants, the examples
+whose invariants are proved by the engines without 1-induction, and ("others") the examples'
+covers, transitions, asserts and well_defined that the invariants 1-induction proves do not
+give in one step (reachable covers and violated properties are refuted). Per case, one run of:
   * 1-induction over all invariants (what it proves is assumed by both engines);
   * IC3 (checker/engines/ic3_pool.py: one IC3 per open invariant, round robin, proofs
     shared): seconds until every open invariant is proved or refuted (the examples' attacks
@@ -11,7 +13,7 @@ whose invariants are proved by the engines without 1-induction. Per case, one ru
     invariants: seconds in total (each query bounded by --timeout; `>T` when one hit it);
 and the ratio Spacer / IC3. Rows are written with --json PATH (atomically).
 
-    python benchmarks/strengthen.py [--quick] [--only snp|examples] [--timeout 120] [--json PATH]
+    python benchmarks/strengthen.py [--quick] [--only snp|examples|others] [--timeout 120] [--json PATH]
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from test_engines import snp_without_helpers  # noqa: E402
 
 from checker.encode_step import StepEncoding  # noqa: E402
 from checker.engines.ic3_pool import Ic3Pool  # noqa: E402
-from checker.engines.induction import one_induction  # noqa: E402
+from checker.engines.induction import derived, one_induction  # noqa: E402
 from checker.engines.pdr import pdr_prove  # noqa: E402
 from checker.interp import Interpreter  # noqa: E402
 from checker.pipeline import load, load_text  # noqa: E402
@@ -41,22 +43,32 @@ from checker.smt import Budget  # noqa: E402
 from checker.source import SourceFile  # noqa: E402
 
 SNP_SIZES = [{"REGIONS": 1}, {}, {"GUESTS": 3}]
+# the examples with `expect ... unreachable` (covers) and step properties: IC3 on what the
+# invariants proved by 1-induction do not give in one step
+OTHERS = ["examples/cca_gpt.tee", "examples/sev_replay.tee", "examples/tdx_sept_lifecycle.tee",
+          "examples/vmpl_permissions.tee"]
 EXAMPLES = ["examples/tdx_sept_lifecycle.tee", "examples/tdx/accept_without_zero.tee",
             "examples/snp/launch_digest_without_gpa.tee", "examples/cca/undelegate_without_scrub.tee"]
 
 
-def row(case: str, spec: Any, timeout: float, spacer: bool = True) -> dict[str, Any]:
+def row(case: str, spec: Any, timeout: float, spacer: bool = True, others: bool = False) -> dict[str, Any]:
+    """`others`: the goals are the covers, transitions, asserts and well_defined that the
+    invariants 1-induction proves do not give in one step, not the invariants."""
     enc = StepEncoding(spec)
     init = Interpreter(spec).init()
     consts = " ".join(f"{k}={v}" for k, v in spec.consts)
     invs = [p.name for p in spec.properties if p.kind == "invariant"]
     t = time.monotonic()
-    ind = one_induction(spec, enc, invs, Budget())
+    ind = one_induction(spec, enc, [n for n in invs if Interpreter(spec).holds(n, init)], Budget())
     out: dict[str, Any] = {"case": case, "consts": consts, "invariants": len(invs),
                            "one_induction_s": round(time.monotonic() - t, 2)}
     proved = list(ind.proved)
-    # the engines get the invariants that hold initially and 1-induction did not prove
-    todo = [n for n in invs if n not in proved and Interpreter(spec).holds(n, init)]
+    if others:
+        rest = [p for p in spec.properties if p.kind != "invariant"]
+        given = derived(spec, enc, proved, Budget(), rest)
+        todo = [p.name for p in rest if not given.get(p.name)]
+    else:  # the invariants that hold initially and 1-induction did not prove
+        todo = [n for n in invs if n not in proved and Interpreter(spec).holds(n, init)]
     out["open"] = " ".join(todo)
     t = time.monotonic()
     pool = Ic3Pool(spec, enc, init, todo, proved)
@@ -91,21 +103,24 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="the smallest snp size and one example")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per invariant and engine")
     ap.add_argument("--json", metavar="PATH")
-    ap.add_argument("--only", choices=("snp", "examples"), help="run only these cases")
+    ap.add_argument("--only", choices=("snp", "examples", "others"), help="run only these cases")
     ap.add_argument("--no-spacer", action="store_true", help="IC3 only (Spacer columns empty)")
     args = ap.parse_args()
     cases: list[tuple[str, Any]] = []
     text = snp_without_helpers()
-    for sizes in [] if args.only == "examples" else SNP_SIZES[:1] if args.quick else SNP_SIZES:
+    for sizes in [] if args.only in ("examples", "others") else SNP_SIZES[:1] if args.quick else SNP_SIZES:
         spec = load_text(SourceFile(str(ROOT / "spec" / "snp-no-helpers.tee"), text), sizes)
         cases.append(("snp without helpers", spec))
-    for ex in [] if args.only == "snp" else EXAMPLES[:1] if args.quick else EXAMPLES:
+    for ex in [] if args.only in ("snp", "others") else EXAMPLES[:1] if args.quick else EXAMPLES:
         cases.append((ex, load(str(ROOT / ex))[1]))
+    n_inv = len(cases)
+    for ex in [] if args.only in ("snp", "examples") else OTHERS[:1] if args.quick else OTHERS:
+        cases.append((ex + " (others)", load(str(ROOT / ex))[1]))
     rows = []
     print("| case | consts | open | IC3 s | IC3 proved / refuted | Spacer s | Spacer proved / refuted | Spacer / IC3 |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
-    for case, spec in cases:
-        r = row(case, spec, args.timeout, not args.no_spacer)
+    for i, (case, spec) in enumerate(cases):
+        r = row(case, spec, args.timeout, not args.no_spacer, others=i >= n_inv)
         rows.append(r)
         print(f"| {case} | {r['consts']} | {r['open']} | {_cell(r['ic3_s'], args.timeout)} | {r['ic3_proved']} / {r['ic3_refuted']} | "
               f"{_cell(r['spacer_s'], args.timeout)} | {r['spacer_proved']} / {r['spacer_refuted']} | {r['spacer_over_ic3'] or '-'} |",
