@@ -5,9 +5,10 @@ the z3 encoding). Every spec declares the same small types (`R = 0 .. 2`, `S = 0
 enum `E` of 2-3 members, `record Rec { a: R, b: bool }`) and 1-3 state variables drawn from
 bool, R, E, `S -> R`, `E -> bool`, `option R`, `set S` and Rec. Actions draw their statements from
 assignments (whole, map element, record field), `let`, `require` (with and without
-`else CODE`), `if`/`else`, `for`, and a trailing `assert`; expressions from arithmetic,
-comparisons, `count`/`forall`/`exists`, map literals, `with`, `some`/`none`, `!` (also of
-options that may be `none`), set union/difference, `if ... then ... else` and a `def`.
+`else CODE`), `if`/`else if`/`else`, `for`, and a trailing `assert`; expressions from
+arithmetic (`+`, `-`, `* K`), comparisons, `count`/`forall`/`exists`, map literals, `with`,
+`some`/`none`, `!` (also of options that may be `none`), set union/difference/intersection,
+`if ... then ... else` and a `def`.
 Out-of-range stores and unwraps of `none` are generated on purpose: they exercise the
 built-in property `well_defined`.
 
@@ -118,6 +119,8 @@ class Gen:
         if form == 4:
             return f"({self.int_e(cx, depth - 1)} + {self.int_e(cx, depth - 1)})"
         if form == 5:
+            if self.chance(0.3):  # `A * K`: K a constant
+                return f"({self.int_e(cx, depth - 1)} * {self.n(0, 3)})"
             return f"({self.int_e(cx, depth - 1)} - {self.int_e(cx, depth - 1)})"
         if form == 6:
             x = cx.fresh("q")
@@ -247,7 +250,7 @@ class Gen:
         if depth > 0:
             a = self.set_e(cx, depth - 1)
             if a != "{}":
-                opts.append(f"({a} {self.pick(['+', '-'])} {self.set_e(cx, depth - 1)})")
+                opts.append(f"({a} {self.pick(['+', '-', '&'])} {self.set_e(cx, depth - 1)})")
         return self.pick(opts)
 
     def rec_e(self, cx: Ctx, depth: int) -> str:
@@ -296,6 +299,9 @@ class Gen:
         if form in (11, 12) and depth > 0:
             then = self.stmts(cx, depth - 1, 1, 2, ind + "  ")
             text = f"{ind}if {self.bool_e(cx, 2)} {{\n" + "\n".join(then) + f"\n{ind}}}"
+            if self.chance(0.3):  # an `else if` arm
+                arm = self.stmts(cx, depth - 1, 1, 2, ind + "  ")
+                text += f" else if {self.bool_e(cx, 2)} {{\n" + "\n".join(arm) + f"\n{ind}}}"
             if self.chance(0.6):
                 other = self.stmts(cx, depth - 1, 1, 2, ind + "  ")
                 text += " else {\n" + "\n".join(other) + f"\n{ind}}}"
