@@ -101,6 +101,17 @@ def _token_span(path: str, tok: Token) -> Span:
     return Span(path, line, col, end_line, max(end_col, col + 1))
 
 
+# characters other languages use for what .tee spells with a keyword (or does not have)
+_FOREIGN = {
+    "?": "there is no `C ? A : B`: write `if C then A else B`",
+    "~": "write `not`",
+    "^": "there is no xor: write `A != B` (booleans) or `A - B` (sets)",
+    "#": "comments are `// ...` and `/* ... */`",
+    "%": "there is no `%`: integers have `+`, `-` and `* K` (K a constant)",
+    "/": "there is no division: integers have `+`, `-` and `* K` (K a constant)",
+}
+
+
 def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
     path = source.path
     if isinstance(err, UnexpectedCharacters):
@@ -116,6 +127,8 @@ def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
             hint = 'use double quotes for the spec title: spec NAME "title"'
         elif source.text.startswith("||", pos) or ch == "|":
             hint = "write `or`"
+        elif ch in _FOREIGN:
+            hint = _FOREIGN[ch]
         return Diagnostic("E001", f"unexpected character `{ch}`", span, hint=hint)
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
         lines = source.text.splitlines() or [""]
