@@ -30,6 +30,9 @@ class ExploreOptions:
     deadline: float | None = None  # time.monotonic() value
     cpu_deadline: float | None = None  # time.process_time() value (load-independent budget)
     deadline_after: int = 0  # the deadlines count only once this many states are stored
+    # stop as soon as the states still to expand cannot be expanded before cpu_deadline at the
+    # rate so far (with a margin of 2): for a search whose result is used only if complete
+    give_up_early: bool = False
     progress: Progress | None = None
     progress_every: int = 20000
 
@@ -56,6 +59,8 @@ class _Search:
         self.depth_of: list[int] = []
         self.index: dict[State, int] = {}
         self.transitions = 0
+        self.expanded = 0  # states whose successors were computed
+        self.cpu_start = time.process_time()
         self.coverage: dict[tuple[str, str], int] = {}
         # a transition property's value depends only on (pre, post) and on whether the
         # action is in its `on` list: many steps share a pair (every require-else self-loop)
@@ -135,13 +140,17 @@ class _Search:
                     stopped = f"depth {max_depth}"
                     break
                 nxt: list[int] = []
-                for node in frontier:
+                for i, node in enumerate(frontier):
                     self.expand(node, depth, nxt)
+                    self.expanded += 1
                     if self.opts.max_states is not None and len(self.states) >= self.opts.max_states and nxt:
                         stopped = f"state bound reached: {len(self.states)} states"
                         break
                     if len(self.states) >= self.opts.deadline_after and self._out_of_time():
                         stopped = "time-out"
+                        break
+                    if self._cannot_finish(len(frontier) - i - 1 + len(nxt)):
+                        stopped = "time-out (cannot finish in time)"
                         break
                 if stopped:
                     break
@@ -158,6 +167,16 @@ class _Search:
         if stopped == "all properties decided":
             complete = False
         return self.results(complete, stopped, depth), self.stats(complete, stopped, depth)
+
+    def _cannot_finish(self, left: int) -> bool:
+        """`give_up_early`: `left` states are still to expand (at least; their successors
+        come on top), and at the rate so far that takes more than twice the CPU time left."""
+        o = self.opts
+        if not o.give_up_early or o.cpu_deadline is None or len(self.states) < o.deadline_after:
+            return False
+        now = time.process_time()
+        per_state = (now - self.cpu_start) / self.expanded
+        return left * per_state > 2 * (o.cpu_deadline - now)
 
     def _out_of_time(self) -> bool:
         o = self.opts

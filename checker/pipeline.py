@@ -94,7 +94,8 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
             ex_results, ex_stats = explore(spec, ExploreOptions(
                 max_states=opts.max_states or AUTO_EXPLICIT_STATES, deadline=wall_end,
                 cpu_deadline=time.process_time() + AUTO_EXPLICIT_SECONDS,
-                deadline_after=AUTO_EXPLICIT_SURE if deadline is None else 0, progress=opts.progress))
+                deadline_after=AUTO_EXPLICIT_SURE if deadline is None else 0, progress=opts.progress,
+                give_up_early=True))
             if ex_stats.complete or ex_stats.stopped == "all properties decided":
                 results, stats, engine = ex_results, ex_stats, "auto (explicit: exhaustive)"
         if stats is None:

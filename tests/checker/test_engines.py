@@ -283,3 +283,25 @@ def test_ic3_proves_an_snp_invariant_that_needs_strengthening_without_helpers() 
                     list(ind.proved))
     assert out.proved == ("vmpl0_full",), out.unknown
     assert out.lemmas  # the strengthening it found, true in every reachable state
+
+
+def test_the_auto_pre_pass_gives_up_only_when_the_frontier_cannot_be_expanded_in_time() -> None:
+    """`give_up_early`: stop when the states left to expand, at the rate so far, need more
+    than twice the CPU time left; never before `deadline_after` states, never without it."""
+    from checker.explore import ExploreOptions, _Search
+
+    def search(**kw: object) -> _Search:
+        s = _Search(_load(CHAIN), ExploreOptions(**kw))  # type: ignore[arg-type]
+        s.states = [()] * 3000  # as if 3000 states were stored
+        s.expanded, s.cpu_start = 100, time.process_time() - 1.0  # 10 ms per state so far
+        return s
+
+    now = time.process_time()
+    on = {"give_up_early": True, "cpu_deadline": now + 1.0, "deadline_after": 2000}
+    assert search(**on)._cannot_finish(1000)  # ~10 s of work, 1 s left
+    assert not search(**on)._cannot_finish(50)  # ~0.5 s of work: within twice the time left
+    assert not search(**{**on, "give_up_early": False})._cannot_finish(10**6)
+    assert not search(**{**on, "deadline_after": 10**6})._cannot_finish(10**6)
+    # the examples' exhaustive searches still finish under `auto`
+    r = run(_load(CHAIN), RunOptions(engine="auto", vacuity=False))
+    assert r.engine == "auto (explicit: exhaustive)" and r.results[0].verdict is Verdict.PROVED
