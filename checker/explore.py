@@ -62,6 +62,7 @@ class _Search:
         self.expanded = 0  # states whose successors were computed
         self.cpu_start = time.process_time()
         self.coverage: dict[tuple[str, str], int] = {}
+        self.first_step: dict[tuple[str, str], int] = {}  # breadth-first: the least step
         # a transition property's value depends only on (pre, post) and on whether the
         # action is in its `on` list: many steps share a pair (every require-else self-loop)
         self.trans_seen: dict[str, set[tuple[int, State]]] = {}
@@ -202,6 +203,7 @@ class _Search:
                 self.transitions += 1
                 key = (act.name, r.outcome)
                 self.coverage[key] = self.coverage.get(key, 0) + 1
+                self.first_step.setdefault(key, depth + 1)
                 step = Step(act.name, act.actor_label(args), tuple(zip(names, args, strict=True)),
                             r.outcome, r.state, r.failed)
                 wd_open = self.pending["well_defined"].verdict is None
@@ -265,7 +267,9 @@ class _Search:
 
     def stats(self, complete: bool, stopped: str | None, depth: int) -> Stats:
         cov = tuple(sorted((a, o, n) for (a, o), n in self.coverage.items()))
-        return Stats(len(self.states), self.transitions, depth, time.monotonic() - self.t0, complete, stopped, cov)
+        first = tuple(sorted((a, o, n) for (a, o), n in self.first_step.items()))
+        return Stats(len(self.states), self.transitions, depth, time.monotonic() - self.t0, complete, stopped, cov,
+                     first)
 
 
 def explore(spec: ir.Spec, options: ExploreOptions | None = None) -> tuple[list[Result], Stats]:

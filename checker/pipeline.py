@@ -80,6 +80,7 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
     deadline = time.monotonic() + opts.timeout if opts.timeout else None
     stats: Stats | None = None
     enc: StepEncoding | None = None
+    seen_first: dict[tuple[str, str], int] = {}  # (action, outcome) -> first step, from a partial search
     if opts.engine == "explicit":
         results, stats = explore(spec, ExploreOptions(
             max_depth=opts.depth, max_states=opts.max_states, deadline=deadline, progress=opts.progress))
@@ -98,6 +99,8 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
                 give_up_early=True))
             if ex_stats.complete or ex_stats.stopped == "all properties decided":
                 results, stats, engine = ex_results, ex_stats, "auto (explicit: exhaustive)"
+            else:  # what it saw still spares the coverage pass some queries
+                seen_first = {(a, o): n for a, o, n in ex_stats.coverage_first}
         if stats is None:
             from checker.engines.portfolio import run_engines
             from checker.smt import Budget
@@ -117,15 +120,17 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
     if opts.only:
         results = [r for r in results if r.prop in opts.only]
     assert stats is not None
-    warnings = _vacuity(spec, opts, stats, engine, deadline, results, enc) if opts.vacuity else ()
+    warnings = _vacuity(spec, opts, stats, engine, deadline, results, enc, seen_first) if opts.vacuity else ()
     return RunResult(spec.name, spec.path, engine, spec.consts, tuple(results), stats,
                      expectations(spec, results), warnings)
 
 
 def _vacuity(spec: ir.Spec, opts: RunOptions, stats: Stats, engine: str, deadline: float | None,
-             results: list[Result], enc: StepEncoding | None = None) -> tuple[str, ...]:
+             results: list[Result], enc: StepEncoding | None = None,
+             seen_first: dict[tuple[str, str], int] | None = None) -> tuple[str, ...]:
     """Warnings that the spec checks less than it seems (see engines/vacuity.py); `enc`:
-    the engines' encoding, reused when there is one."""
+    the engines' encoding, reused when there is one; `seen_first`: the (action, outcome)
+    pairs an explicit search saw before the z3 engines took over, with their first step."""
     from checker.encode_step import StepEncoding
     from checker.engines.vacuity import coverage_bmc, coverage_warnings, invariant_warnings
     from checker.interp import SpecRuntimeError
@@ -144,7 +149,7 @@ def _vacuity(spec: ir.Spec, opts: RunOptions, stats: Stats, engine: str, deadlin
         else:
             depth = min(opts.depth if opts.depth is not None else DEFAULT_DEPTH, 12)
             proved = tuple(r.prop for r in results if r.kind == "invariant" and r.verdict is Verdict.PROVED)
-            cov = coverage_bmc(spec, enc, Interpreter(spec).init(), depth, budget, opts.seed, proved)
+            cov = coverage_bmc(spec, enc, Interpreter(spec).init(), depth, budget, opts.seed, proved, seen_first)
             seen, never = cov.first, cov.never
             # a search cut by the budget still says what it showed, for the depth it finished
             where = f"within {cov.depth} steps" if cov.depth else ""

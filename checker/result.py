@@ -98,6 +98,8 @@ class Stats:
     complete: bool = False  # every reachable state was visited
     stopped: str | None = None  # why the search stopped early, if it did
     coverage: tuple[tuple[str, str, int], ...] = ()  # (action, outcome, steps seen)
+    # (action, outcome, the first step it took in the search: breadth-first, so the least)
+    coverage_first: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def states_per_s(self) -> float:

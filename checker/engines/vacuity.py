@@ -65,8 +65,13 @@ class Coverage:
 
 
 def coverage_bmc(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], depth: int,
-                 budget: Budget, seed: int = 0, lemmas: tuple[str, ...] = ()) -> Coverage:
+                 budget: Budget, seed: int = 0, lemmas: tuple[str, ...] = (),
+                 known: dict[tuple[str, str], int] | None = None) -> Coverage:
     """Which (action, outcome) pairs can happen within `depth` steps (see `Coverage`).
+
+    `known`: pairs already seen, with the first step they took (an explicit search of the
+    first layers of the state space; breadth-first, so that step is the least): those within
+    `depth` are not searched again.
 
     `lemmas`: invariants proved to hold in every reachable state. They are assumed in every
     frame, and each pair is first asked of one step from any state that satisfies them: if
@@ -81,6 +86,9 @@ def coverage_bmc(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], depth:
         for code in ("ok", *a.codes):
             pairs[(a.name, code)] = _and(enc.act == enc.index[a.name], enc.out == enc.codes.index(code))
     first: dict[tuple[str, str], int | None] = dict.fromkeys(pairs)
+    for p, step in (known or {}).items():
+        if p in first and step <= depth:
+            first[p] = step
     never: set[tuple[str, str]] = set()
     if lemmas:
         good = [enc.good(n) for n in lemmas]

@@ -305,3 +305,21 @@ def test_the_auto_pre_pass_gives_up_only_when_the_frontier_cannot_be_expanded_in
     # the examples' exhaustive searches still finish under `auto`
     r = run(_load(CHAIN), RunOptions(engine="auto", vacuity=False))
     assert r.engine == "auto (explicit: exhaustive)" and r.results[0].verdict is Verdict.PROVED
+
+
+def test_coverage_takes_the_pairs_a_partial_explicit_search_saw() -> None:
+    """The explicit pre-pass of `auto` reports the first step of every (action, outcome) it
+    saw; the z3 coverage pass does not search those again, and ignores what lies beyond its
+    depth."""
+    from checker.engines.vacuity import coverage_bmc
+    from checker.explore import ExploreOptions, explore
+    from checker.interp import Interpreter
+
+    spec = _load(VIOLATED)
+    _, stats = explore(spec, ExploreOptions(max_states=3))
+    assert not stats.complete and ("inc", "ok", 1) in stats.coverage_first
+    enc, init = StepEncoding(spec), Interpreter(spec).init()
+    assert coverage_bmc(spec, enc, init, 2, Budget()).first[("inc", "ok")] == 1
+    # a known pair is taken as given (this one is "seen" later than BMC would find it)
+    assert coverage_bmc(spec, enc, init, 2, Budget(), known={("inc", "ok"): 2}).first[("inc", "ok")] == 2
+    assert coverage_bmc(spec, enc, init, 2, Budget(), known={("inc", "ok"): 3}).first[("inc", "ok")] == 1
