@@ -9,6 +9,7 @@ built with `strict=True`, so it has no conflicts.
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from typing import Any
 
@@ -112,6 +113,11 @@ _FOREIGN = {
 }
 
 
+def _has_code(text: str) -> bool:
+    """Is there anything but comments and white space?"""
+    return bool(re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.S).strip())
+
+
 def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
     path = source.path
     if isinstance(err, UnexpectedCharacters):
@@ -129,6 +135,8 @@ def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
             hint = "write `or`"
         elif ch in _FOREIGN:
             hint = _FOREIGN[ch]
+        elif not ch.isascii():
+            hint = "names and keywords are ASCII: letters, digits and `_`"
         return Diagnostic("E001", f"unexpected character `{ch}`", span, hint=hint)
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
         lines = source.text.splitlines() or [""]
@@ -137,7 +145,9 @@ def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
         msg = "unexpected end of file"
         if expected:
             msg += "; expected " + _one_of(expected)
-        return Diagnostic("E003", msg, span, hint="a `{` or `(` may be missing its closing partner")
+        hint = ("a .tee file starts with `spec NAME`" if not source.text.strip() or not _has_code(source.text)
+                else "a `{` or `(` may be missing its closing partner")
+        return Diagnostic("E003", msg, span, hint=hint)
     assert isinstance(err, UnexpectedToken)
     tok = err.token
     span = _token_span(path, tok)

@@ -49,13 +49,25 @@ class RunOptions:
 
 
 def read_source(path: str) -> SourceFile:
+    """The file as UTF-8 text (a leading byte-order mark, which some editors write, dropped)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return SourceFile(path, fh.read())
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except FileNotFoundError:
         raise SpecError([Diagnostic("E000", f"no such file: {path}", Span(path, 0, 0, 0, 0))]) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError([Diagnostic("E000", f"cannot read {path}: {err}", Span(path, 0, 0, 0, 0))]) from None
+    except OSError as err:
+        raise SpecError([Diagnostic("E000", f"cannot read {path}: {err.strerror or err}",
+                                    Span(path, 0, 0, 0, 0))]) from None
+    try:
+        return SourceFile(path, raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        # where the bad byte is: line and column (in characters) of the text before it
+        before = raw[: err.start].decode("utf-8-sig", errors="replace")
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        raise SpecError([Diagnostic(
+            "E000", f"cannot read {path}: byte 0x{raw[err.start]:02x} is not UTF-8", Span(path, line, col, line, col + 1),
+            hint="a .tee file is UTF-8 text")]) from None
 
 
 def load_text(source: SourceFile, overrides: Mapping[str, int] | None = None) -> ir.Spec:

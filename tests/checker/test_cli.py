@@ -58,6 +58,23 @@ def test_missing_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "E000" in err
 
 
+def test_a_byte_order_mark_is_accepted_and_a_non_utf8_byte_is_located(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    body = "spec v\nvar x: 0 .. 1\ninit { x = 0 }\naction a() { x = 1 - x }\ninvariant small: x <= 1\n"
+    p = tmp_path / "bom.tee"
+    p.write_bytes(b"\xef\xbb\xbf" + body.replace("\n", "\r\n").encode())  # as some Windows editors save it
+    code, out, _ = _run(capsys, str(p))
+    assert code == 0 and "proved" in out
+    q = tmp_path / "latin1.tee"
+    q.write_bytes(body.encode()[:20] + b"\xe9" + body.encode()[20:])  # a Latin-1 byte after `0 .. 1`
+    code, _, err = _run(capsys, str(q))
+    assert code == 2 and f"{q}:2:14: error[E000]" in err and "byte 0xe9 is not UTF-8" in err and "Traceback" not in err
+    r = tmp_path / "empty.tee"
+    r.write_text("// nothing but a comment\n")
+    code, _, err = _run(capsys, str(r))
+    assert code == 2 and "E003" in err and "starts with `spec NAME`" in err
+
+
 def test_violation_without_expect_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     p = tmp_path / "v.tee"
     p.write_text("spec v\nvar x: 0 .. 1\ninit { x = 0 }\naction a() { x = 1 }\ninvariant zero: x == 0\n")
