@@ -37,6 +37,10 @@ class ExploreOptions:
     progress_every: int = 20000
 
 
+class _OutOfTime(Exception):
+    """A deadline passed in the middle of a state's expansion."""
+
+
 @dataclass
 class _Pending:
     prop: ir.Property
@@ -163,6 +167,8 @@ class _Search:
                 depth += 1
             else:
                 complete = True
+        except _OutOfTime:  # inside one state's expansion (a state with very many steps)
+            stopped = "time-out"
         except KeyboardInterrupt:
             stopped = "interrupted"
         if stopped == "all properties decided":
@@ -189,7 +195,9 @@ class _Search:
         interp = self.interp
         for act in self.spec.actions:
             names = tuple(p.name for p in act.params)
-            for args in interp.args(act):
+            for n_args, args in enumerate(interp.args(act)):
+                if n_args % 1024 == 1023 and len(self.states) >= self.opts.deadline_after and self._out_of_time():
+                    raise _OutOfTime
                 try:
                     r = interp.step(state, act.name, args)
                 except SpecRuntimeError as err:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from checker import ir
 from checker.diagnostics import Diagnostic, SpecError
@@ -93,37 +93,59 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
     stats: Stats | None = None
     enc: StepEncoding | None = None
     seen_first: dict[tuple[str, str], int] = {}  # (action, outcome) -> first step, from a partial search
-    if opts.engine == "explicit":
-        results, stats = explore(spec, ExploreOptions(
-            max_depth=opts.depth, max_states=opts.max_states, deadline=deadline, progress=opts.progress))
-        engine = "explicit"
-    else:
-        results, engine = [], opts.engine
-        if opts.engine == "auto" and opts.depth is None:
-            # an exhaustive search of a small state space is the fastest exact answer:
-            # proved for these constants, violations with shortest traces
-            # with --timeout, a quarter of it on the wall clock; else a CPU-time slice
-            wall_end = time.monotonic() + (deadline - time.monotonic()) / 4 if deadline is not None else None
-            ex_results, ex_stats = explore(spec, ExploreOptions(
-                max_states=opts.max_states or AUTO_EXPLICIT_STATES, deadline=wall_end,
-                cpu_deadline=time.process_time() + AUTO_EXPLICIT_SECONDS,
-                deadline_after=AUTO_EXPLICIT_SURE if deadline is None else 0, progress=opts.progress,
-                give_up_early=True))
-            if ex_stats.complete or ex_stats.stopped == "all properties decided":
-                results, stats, engine = ex_results, ex_stats, "auto (explicit: exhaustive)"
-            else:  # what it saw still spares the coverage pass some queries
-                seen_first = {(a, o): n for a, o, n in ex_stats.coverage_first}
-        if stats is None:
-            from checker.engines.portfolio import run_engines
-            from checker.smt import Budget
+    found: list[Result] = []  # what an unfinished explicit search decided (violations, covers reached)
+    vacuity_ok = True
+    results: list[Result] = []
+    engine = opts.engine
+    with _Watchdog(deadline) as dog:
+        try:
+            if opts.engine == "explicit":
+                results, stats = explore(spec, ExploreOptions(
+                    max_depth=opts.depth, max_states=opts.max_states, deadline=deadline, progress=opts.progress))
+                engine = "explicit"
+            else:
+                if opts.engine == "auto" and opts.depth is None:
+                    # an exhaustive search of a small state space is the fastest exact answer:
+                    # proved for these constants, violations with shortest traces
+                    # with --timeout, a quarter of it on the wall clock; else a CPU-time slice
+                    wall_end = time.monotonic() + (deadline - time.monotonic()) / 4 if deadline is not None else None
+                    ex_results, ex_stats = explore(spec, ExploreOptions(
+                        max_states=opts.max_states or AUTO_EXPLICIT_STATES, deadline=wall_end,
+                        cpu_deadline=time.process_time() + AUTO_EXPLICIT_SECONDS,
+                        deadline_after=AUTO_EXPLICIT_SURE if deadline is None else 0, progress=opts.progress,
+                        give_up_early=True))
+                    if ex_stats.complete or ex_stats.stopped == "all properties decided" or dog.fired:
+                        results, stats, engine = ex_results, ex_stats, "auto (explicit: exhaustive)"
+                        if not (ex_stats.complete or ex_stats.stopped == "all properties decided"):
+                            engine = "auto (explicit, stopped by the time-out)"
+                    else:  # what it saw still spares the coverage pass some queries
+                        seen_first = {(a, o): n for a, o, n in ex_stats.coverage_first}
+                        found = [r for r in ex_results if r.verdict in (Verdict.VIOLATED, Verdict.REACHABLE)]
+                if stats is None:
+                    from checker.engines.portfolio import run_engines
+                    from checker.smt import Budget
 
-            depth = opts.depth if opts.depth is not None else DEFAULT_DEPTH
-            from checker.encode_step import StepEncoding
+                    depth = opts.depth if opts.depth is not None else DEFAULT_DEPTH
+                    from checker.encode_step import StepEncoding
 
-            enc = StepEncoding(spec)  # built once for the engines and the coverage pass
-            results, stats = run_engines(spec, opts.engine, depth, Budget(deadline), opts.seed, jobs=opts.jobs,
-                                         enc=enc)
-            engine = opts.engine if opts.engine != "auto" else "auto (z3: bmc, induction, pdr)"
+                    enc = StepEncoding(spec)  # built once for the engines and the coverage pass
+                    results, stats = run_engines(spec, opts.engine, depth, Budget(deadline), opts.seed,
+                                                 jobs=opts.jobs, enc=enc)
+                    engine = opts.engine if opts.engine != "auto" else "auto (z3: bmc, induction, pdr)"
+        except KeyboardInterrupt:
+            # the time-out (or Ctrl-C) came in a step no engine could stop in (building the
+            # encoding of a huge spec, say): what an explicit search found is kept, the rest
+            # is unknown
+            why = "time-out" if dog.fired else "interrupted"
+            got = {r.prop: r for r in found}
+            results = [got.get(p.name) or Result(p.name, p.kind, Verdict.UNKNOWN, reason=why)
+                       for p in spec.properties]
+            stats = Stats(time_s=opts.timeout or 0.0, stopped=why)
+            vacuity_ok = False
+    if dog.fired:  # an engine stopped by the watchdog said "interrupted": it was the time-out
+        results = [_timed_out(r) for r in results]
+        assert stats is not None
+        stats = replace(stats, stopped="time-out")
     interp = Interpreter(spec)
     for r in results:
         replay(spec, r, interp)
@@ -132,9 +154,60 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
     if opts.only:
         results = [r for r in results if r.prop in opts.only]
     assert stats is not None
-    warnings = _vacuity(spec, opts, stats, engine, deadline, results, enc, seen_first) if opts.vacuity else ()
+    vacuity = opts.vacuity and vacuity_ok and not dog.fired  # no time left for it
+    warnings = _vacuity(spec, opts, stats, engine, deadline, results, enc, seen_first) if vacuity else ()
     return RunResult(spec.name, spec.path, engine, spec.consts, tuple(results), stats,
                      expectations(spec, results), warnings)
+
+
+WATCHDOG_GRACE_S = 1.0  # the engines stop at the deadline themselves; this catches the rest
+
+
+class _Deadline(KeyboardInterrupt):
+    """Raised by the --timeout watchdog. A KeyboardInterrupt, so every engine that keeps what
+    it found on Ctrl-C keeps it on the time-out too."""
+
+
+class _Watchdog:
+    """With a deadline, in the main thread of a system with SIGALRM: raise `_Deadline` in
+    whatever Python code runs `WATCHDOG_GRACE_S` after the deadline (a loop that does not look
+    at the clock, such as building the encoding of a spec with huge maps). `fired` says
+    whether it did. Elsewhere (threads, Windows) it does nothing."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self._old: Any = None
+
+    def __enter__(self) -> _Watchdog:
+        import signal
+        import threading
+
+        if (self.deadline is None or not hasattr(signal, "setitimer")
+                or threading.current_thread() is not threading.main_thread()):
+            self.deadline = None
+            return self
+
+        def fire(_signum: int, _frame: Any) -> None:
+            self.fired = True
+            raise _Deadline
+
+        self._old = signal.signal(signal.SIGALRM, fire)
+        signal.setitimer(signal.ITIMER_REAL, max(0.001, self.deadline - time.monotonic() + WATCHDOG_GRACE_S))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.deadline is not None:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old)
+
+
+def _timed_out(r: Result) -> Result:
+    if r.reason and "interrupted" in r.reason:
+        return replace(r, reason=r.reason.replace("interrupted", "time-out"))
+    return r
 
 
 def _vacuity(spec: ir.Spec, opts: RunOptions, stats: Stats, engine: str, deadline: float | None,

@@ -323,3 +323,32 @@ def test_coverage_takes_the_pairs_a_partial_explicit_search_saw() -> None:
     # a known pair is taken as given (this one is "seen" later than BMC would find it)
     assert coverage_bmc(spec, enc, init, 2, Budget(), known={("inc", "ok"): 2}).first[("inc", "ok")] == 2
     assert coverage_bmc(spec, enc, init, 2, Budget(), known={("inc", "ok"): 3}).first[("inc", "ok")] == 1
+
+
+def test_the_timeout_watchdog_stops_what_no_engine_can_and_keeps_what_was_found(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step that never looks at the clock (here: building the encoding, made to hang) is
+    stopped by the --timeout watchdog; the violation the explicit pre-pass had found is still
+    reported, with its trace, and the rest is `unknown (time-out)`."""
+    import checker.encode_step
+
+    def hang(self: object, spec: object) -> None:
+        time.sleep(60)
+        raise AssertionError("the watchdog did not fire")
+
+    monkeypatch.setattr(checker.encode_step.StepEncoding, "__init__", hang)
+    text = """
+spec big "a violation at step 1 in a state space too big to search"
+var x: 0 .. 1
+var m: 0 .. 200 -> 0 .. 200
+init { x = 0; m = map i: 0 .. 200. 0 }
+action flip() { x = 1 }
+action put(i: 0 .. 200, v: 0 .. 200) { m[i] = v }
+invariant zero: x == 0
+invariant small: m[0] + m[1] <= 400
+"""
+    res = run(_load(text), RunOptions(engine="auto", timeout=1.0, vacuity=True))
+    got = {r.prop: r for r in res.results}
+    assert got["zero"].verdict is Verdict.VIOLATED and got["zero"].depth == 1 and got["zero"].trace is not None
+    assert got["small"].verdict is Verdict.UNKNOWN and got["small"].reason == "time-out", got["small"]
+    assert res.stats.stopped == "time-out"
