@@ -27,6 +27,8 @@ def _body(p: PropertyView) -> str:
     lines = [_message(p)]
     if p.reason:
         lines.append(f"reason: {p.reason}")
+    if p.note:
+        lines.append(f"note: {p.note}")
     for tr in (p.trace, p.cti):
         if tr is not None:
             lines.append("")

@@ -52,7 +52,8 @@ def render(model: ReportModel) -> str:
             expect = f"{esc(e.kind + within)}: {'met' if e.met else '**unmet**'}"
         else:
             expect = ""
-        out.append(f"| {_mark(p)} | {code(p.name)} | {esc(p.kind)} | {esc(p.text)} | {expect} | {p.time_s:.2f}s |")
+        verdict = esc(p.text) + (f" ({esc(p.note)})" if p.note and p.verdict not in ("proved", "unreachable") else "")
+        out.append(f"| {_mark(p)} | {code(p.name)} | {esc(p.kind)} | {verdict} | {expect} | {p.time_s:.2f}s |")
     for p in model.properties:
         if p.trace is not None and p.verdict == "violated":
             out.append("")

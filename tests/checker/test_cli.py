@@ -110,3 +110,13 @@ def test_a_failing_init_is_reported_as_a_trace_without_a_state(tmp_path: Path,
     for engine in ("explicit", "bmc"):
         code, out, _ = _run(capsys, str(p), "--engine", engine, "--depth", "2")
         assert code == 1 and "well_defined" in out and "violated at step 0" in out and "0. init" in out
+
+
+def test_actor_narrows_the_threat_model_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    # rmp_core's attack needs the hypervisor: with the guest alone there is nothing to find
+    code, out, _ = _run(capsys, RMP, "--no-trace", "--color", "never")
+    assert code == 0 and "integrity     violated" in out
+    code, out, _ = _run(capsys, RMP, "--actor", "guest", "--no-trace", "--color", "never")
+    assert code == 1 and "integrity     proved" in out and "only the actions of guest" in out
+    code, _, err = _run(capsys, RMP, "--actor", "nobody")
+    assert code == 2 and "the actors are: hypervisor, guest" in err
