@@ -76,16 +76,27 @@ def _pdr_many(spec: ir.Spec, enc: StepEncoding, init: tuple[Any, ...], names: li
 
 def run_engines(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: int = 0,
                 progress: Any = None, jobs: int = 1, enc: StepEncoding | None = None) -> tuple[list[Result], Stats]:
-    """`enc`: the spec's encoding if the caller already built it (it is built otherwise)."""
+    """`enc`: the spec's encoding if the caller already built it (it is built otherwise).
+    Ctrl-C (or the time-out watchdog) anywhere keeps what was proved or found so far."""
     t0 = time.monotonic()
     enc = enc if enc is not None else StepEncoding(spec)
     init = _init(spec)
     if engine == "bmc" or init is None:
         return bmc(spec, enc, depth, budget, seed, progress)
-    interp = Interpreter(spec)
     by: dict[str, Result] = {}
-    proved_invs: list[str] = []
     ctis: dict[str, Trace] = {}
+    try:
+        return _run(spec, engine, depth, budget, seed, progress, jobs, enc, init, by, ctis, t0)
+    except KeyboardInterrupt:  # in a step that does not catch it itself (1-induction, say)
+        return _stop(spec, by, ctis, "interrupted", t0)
+
+
+def _run(spec: ir.Spec, engine: str, depth: int, budget: Budget, seed: int, progress: Any, jobs: int,
+         enc: StepEncoding, init: tuple[Any, ...], by: dict[str, Result], ctis: dict[str, Trace],
+         t0: float) -> tuple[list[Result], Stats]:
+    """`run_engines` after its set-up: fills `by` (and `ctis`) as it goes."""
+    interp = Interpreter(spec)
+    proved_invs: list[str] = []
     invariants = [p.name for p in spec.properties if p.kind == "invariant"]
     # 1. 1-induction over the invariants true (and well defined) in the initial state:
     #    the base case is that evaluation; the Houdini loop keeps the inductive subset.

@@ -352,3 +352,19 @@ invariant small: m[0] + m[1] <= 400
     assert got["zero"].verdict is Verdict.VIOLATED and got["zero"].depth == 1 and got["zero"].trace is not None
     assert got["small"].verdict is Verdict.UNKNOWN and got["small"].reason == "time-out", got["small"]
     assert res.stats.stopped == "time-out"
+
+
+def test_ctrl_c_in_a_proof_step_keeps_what_was_proved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or the time-out watchdog, a KeyboardInterrupt too) in k-induction, which does
+    not catch it itself: 1-induction's proof and BMC's bound are still reported."""
+    import checker.engines.portfolio as portfolio
+
+    def interrupted(*_a: object, **_k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(portfolio, "k_induction", interrupted)
+    text = TWO_STEP.replace("invariant not_three", "invariant in_range: a <= 3\ninvariant not_three")
+    res = {r.prop: r for r in run(_load(text), RunOptions(engine="induction", depth=3, vacuity=False)).results}
+    assert res["in_range"].verdict is Verdict.PROVED
+    assert res["not_three"].verdict is Verdict.HOLDS_TO_DEPTH or (
+        res["not_three"].verdict is Verdict.UNKNOWN and res["not_three"].reason == "interrupted"), res["not_three"]
