@@ -74,12 +74,13 @@ def test_pdr_proves_what_induction_cannot_and_the_cti_is_kept(engine: str) -> No
 # `a == 8` is unreachable for the reason CHAIN's invariant holds: no cover check of one step
 # from the (no) proved invariants shows it, IC3 does (the cover is its bad state); likewise
 # the transitions and the assert hold only because no `drift` step is ever taken.
-COVER_CHAIN = """
-spec chain_cover "a cover that only a strengthening shows unreachable"
+CHAIN_MACHINE = """
 var a: 0 .. 9
 init { a = 0 }
 action toggle() { require a <= 1; a = 1 - a }
 action drift() { require a >= 2 and a < 9; assert a != 5; a = a + 1 }
+"""
+COVER_CHAIN = '\nspec chain_cover "a cover that only a strengthening shows unreachable"' + CHAIN_MACHINE + """\
 cover eight: a == 8
 cover one: a == 1
 cover five_deep: a == 5
@@ -104,14 +105,8 @@ def test_covers_and_step_properties_are_proved_by_pdr_and_never_assumed(engine: 
 
 @pytest.mark.parametrize("engine", ["auto", "pdr"])
 def test_ic3_proves_step_properties_that_need_a_strengthening(engine: str) -> None:
-    text = """
-spec chain_steps "a transition and an assert that hold only because drift never runs"
-var a: 0 .. 9
-init { a = 0 }
-action toggle() { require a <= 1; a = 1 - a }
-action drift() { require a >= 2 and a < 9; assert a != 5; a = a + 1 }
-transition stays_low: a <= 1
-"""
+    text = ('\nspec chain_steps "a transition and an assert that hold only because drift never runs"'
+            + CHAIN_MACHINE + "transition stays_low: a <= 1\n")
     res = {r.prop: r for r in run(_load(text), RunOptions(engine=engine, depth=3, vacuity=False)).results}
     for name in ("stays_low", "assert_drift_L6"):
         assert res[name].verdict is Verdict.PROVED, res[name]
