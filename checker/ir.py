@@ -461,11 +461,14 @@ class Action:
     codes: tuple[str, ...]  # every `require ... else CODE` code, sorted
     span: Span = _span()
 
+    @property
+    def actor_name(self) -> str:
+        """The actor's name without its parameter; `env` for an action without `by`."""
+        return "env" if self.actor is None else self.actor.name
+
     def actor_label(self, args: tuple[Any, ...]) -> str:
-        if self.actor is None:
-            return "env"
-        if self.actor.param is None:
-            return self.actor.name
+        if self.actor is None or self.actor.param is None:
+            return self.actor_name
         return f"{self.actor.name}({args[self.actor.param]})"
 
 

@@ -145,7 +145,7 @@ def _syntax_diagnostic(source: SourceFile, err: UnexpectedInput) -> Diagnostic:
         msg = "unexpected end of file"
         if expected:
             msg += "; expected " + _one_of(expected)
-        hint = ("a .tee file starts with `spec NAME`" if not source.text.strip() or not _has_code(source.text)
+        hint = ("a .tee file starts with `spec NAME`" if not _has_code(source.text)
                 else "a `{` or `(` may be missing its closing partner")
         return Diagnostic("E003", msg, span, hint=hint)
     assert isinstance(err, UnexpectedToken)

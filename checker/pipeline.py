@@ -88,7 +88,7 @@ def load(path: str, overrides: Mapping[str, int] | None = None) -> tuple[SourceF
 
 def actor_names(spec: ir.Spec) -> tuple[str, ...]:
     """The actors of the spec's actions (`env` for an action without `by`), in order."""
-    return tuple(dict.fromkeys(a.actor.name if a.actor else "env" for a in spec.actions))
+    return tuple(dict.fromkeys(a.actor_name for a in spec.actions))
 
 
 def only_actors(spec: ir.Spec, actors: tuple[str, ...]) -> ir.Spec:
@@ -98,7 +98,7 @@ def only_actors(spec: ir.Spec, actors: tuple[str, ...]) -> ir.Spec:
     unknown = [a for a in actors if a not in actor_names(spec)]
     if unknown:
         raise ValueError(f"no action is taken by `{unknown[0]}`")
-    return replace(spec, actions=tuple(a for a in spec.actions if (a.actor.name if a.actor else "env") in actors))
+    return replace(spec, actions=tuple(a for a in spec.actions if a.actor_name in actors))
 
 
 def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
@@ -132,10 +132,10 @@ def run(spec: ir.Spec, options: RunOptions | None = None) -> RunResult:
                         cpu_deadline=time.process_time() + AUTO_EXPLICIT_SECONDS,
                         deadline_after=AUTO_EXPLICIT_SURE if deadline is None else 0, progress=opts.progress,
                         give_up_early=True))
-                    if ex_stats.complete or ex_stats.stopped == "all properties decided" or dog.fired:
-                        results, stats, engine = ex_results, ex_stats, "auto (explicit: exhaustive)"
-                        if not (ex_stats.complete or ex_stats.stopped == "all properties decided"):
-                            engine = "auto (explicit, stopped by the time-out)"
+                    finished = ex_stats.complete or ex_stats.stopped == "all properties decided"
+                    if finished or dog.fired:
+                        results, stats = ex_results, ex_stats
+                        engine = "auto (explicit: exhaustive)" if finished else "auto (explicit, stopped by the time-out)"
                     else:  # what it saw still spares the coverage pass some queries
                         seen_first = {(a, o): n for a, o, n in ex_stats.coverage_first}
                         found = [r for r in ex_results if r.verdict in (Verdict.VIOLATED, Verdict.REACHABLE)]
